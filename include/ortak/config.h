@@ -1,0 +1,64 @@
+/*
+ * Engine configuration: limits, currencies and their settlement agents, the hash seed.
+ *
+ * A configuration is INI text (the format `ortak init` writes and operators edit):
+ *
+ *   [engine]
+ *   hash_seed = 12345                ; seeds the id hash tables; keep it private to the deployment
+ *   [limits]
+ *   participants_max = 1024          ; any field of struct ortak_limits, 1..its hard limit
+ *   [currency KZT]
+ *   numeric = 398
+ *   minor_units = 2
+ *   agent = NBRKKZKX                 ; BIC of the issuing central bank
+ *   agent_name = National Bank of Kazakhstan
+ *
+ * The product's default configuration is itself such a text (ortak_config_default_ini), so what runs by
+ * default is exactly what an operator could have written.
+ */
+#ifndef ORTAK_CONFIG_H
+#define ORTAK_CONFIG_H
+
+#include <stddef.h>
+
+#include "ortak/limits.h"
+#include "ortak/rc.h"
+#include "ortak/types.h"
+
+struct ortak_currency_config {
+    char code[4];       /* ISO 4217 alphabetic: 3 uppercase letters */
+    uint16_t numeric;   /* ISO 4217 numeric, 1..999 */
+    uint8_t minor_units; /* 0..4 */
+    char agent_bic[12];
+    char agent_name[ORTAK_NAME_LEN_LIMIT + 1];
+};
+
+struct ortak_config {
+    struct ortak_limits limits;
+    uint64_t hash_seed;
+    uint32_t currency_count;
+    struct ortak_currency_config currencies[ORTAK_CURRENCIES_LIMIT];
+};
+
+/* The INI text of the default configuration: the currencies of the OTS members and observers. */
+const char *ortak_config_default_ini(void);
+
+/* Sets every limit to its default, no currencies, seed 0. */
+void ortak_config_init(struct ortak_config *c);
+
+/*
+ * Parses INI text into *c (which ortak_config_parse first resets with ortak_config_init) and checks it.
+ * Returns ORTAK_OK or ORTAK_CONFIG_INVALID with a message naming the line and the problem in `err`.
+ */
+ortak_rc ortak_config_parse(struct ortak_config *c, const char *text, size_t len, char *err, size_t err_cap);
+
+/* Reads and parses a file. ORTAK_IO (message in `err`) when it cannot be read, else as ortak_config_parse. */
+ortak_rc ortak_config_load(struct ortak_config *c, const char *path, char *err, size_t err_cap);
+
+/* The default configuration, parsed. Never fails (asserted). */
+void ortak_config_default(struct ortak_config *c);
+
+/* Checks limits and currencies. ORTAK_OK or ORTAK_CONFIG_INVALID with a message in `err`. */
+ortak_rc ortak_config_check(const struct ortak_config *c, char *err, size_t err_cap);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * The engine: ortak's deterministic state machine.
+ *
+ * Commands go in as batches; each command carries its own timestamp (engine time, assigned by the sequencer).
+ * For every command the engine writes one result, and it appends events for every change of state, in order.
+ * The same batches applied to engines opened from the same configuration give the same results, events and state
+ * hash on any machine: the engine reads no clock, does no I/O, uses no floating point and allocates nothing after
+ * ortak_engine_open (every pool is sized from the configured limits).
+ *
+ * Time: before a command is applied, engine time advances to its timestamp and pending transfers whose timeout
+ * has passed (expires_at <= timestamp) expire, each with an event. A timestamp earlier than engine time is refused
+ * (ORTAK_TIME_BACKWARDS). ORTAK_CMD_TICK only advances time.
+ *
+ * Linked chains: transfers flagged ORTAK_TRANSFER_LINKED are chained to the command that follows; the chain ends
+ * with the first transfer without the flag. All transfers of a chain are booked, or none: when one fails, it
+ * reports its own code, every other one reports ORTAK_LINKED_EVENT_FAILED, and every result of the chain names
+ * the failing command's index in `fail_index`.
+ */
+#ifndef ORTAK_ENGINE_H
+#define ORTAK_ENGINE_H
+
+#include "ortak/config.h"
+#include "ortak/ledger.h"
+
+enum ortak_cmd_kind {
+    ORTAK_CMD_TICK = 1,
+    ORTAK_CMD_PARTICIPANT_CREATE,
+    ORTAK_CMD_PARTICIPANT_SET_STATUS,
+    ORTAK_CMD_ACCOUNT_CREATE,
+    ORTAK_CMD_ACCOUNT_CLOSE,
+    ORTAK_CMD_TRANSFER,
+    ORTAK_CMD_CREDIT_LINE_SET,
+    ORTAK_CMD_RESERVE_SET,
+};
+
+struct ortak_cmd {
+    ortak_time_ns timestamp;
+    uint32_t kind; /* enum ortak_cmd_kind */
+    union {
+        struct ortak_transfer transfer;
+        struct ortak_participant_create participant_create;
+        struct ortak_participant_set_status participant_status;
+        struct ortak_account_create account_create;
+        struct ortak_account_amount account; /* close, credit line, reserve */
+    } u;
+};
+
+enum {
+    /* The command repeated an id already booked or refused with identical fields: this is the first outcome. */
+    ORTAK_RESULT_REPLAYED = 1u << 0,
+};
+
+struct ortak_result {
+    uint32_t rc;         /* ortak_rc */
+    uint32_t flags;      /* ORTAK_RESULT_* */
+    uint32_t fail_index; /* linked chains: batch index of the command that failed; UINT32_MAX otherwise */
+    uint32_t reserved_;
+};
+
+enum ortak_event_kind {
+    ORTAK_EV_PARTICIPANT_CREATED = 1,
+    ORTAK_EV_PARTICIPANT_STATUS,
+    ORTAK_EV_ACCOUNT_CREATED,
+    ORTAK_EV_ACCOUNT_CLOSED,
+    ORTAK_EV_TRANSFER_POSTED,   /* a plain transfer booked: amount moved */
+    ORTAK_EV_PENDING_CREATED,   /* amount held */
+    ORTAK_EV_PENDING_POSTED,    /* id = the posting transfer, ref = the pending one; amount booked */
+    ORTAK_EV_PENDING_VOIDED,    /* id = the voiding transfer, ref = the pending one; amount released */
+    ORTAK_EV_PENDING_EXPIRED,   /* id = the pending transfer; amount released */
+    ORTAK_EV_CREDIT_LINE_SET,   /* id = account; amount = new line, amount_old = previous */
+    ORTAK_EV_RESERVE_SET,       /* id = account; amount = new reservation, amount_old = previous */
+};
+
+struct ortak_event {
+    ortak_time_ns timestamp;
+    uint32_t kind;          /* enum ortak_event_kind */
+    uint32_t command_index; /* index in the batch of the command that caused it */
+    ortak_u128 id;          /* transfer or account id; for participant events the BIC's 11 bytes */
+    ortak_u128 ref;
+    ortak_u128 debit_account_id;
+    ortak_u128 credit_account_id;
+    int64_t amount;
+    int64_t amount_old;
+    uint32_t status; /* participant events: the new status */
+    uint32_t reserved_;
+};
+
+struct ortak_engine;
+
+/*
+ * Opens an engine: checks the configuration, allocates every pool, registers the currencies.
+ * Returns ORTAK_OK, ORTAK_CONFIG_INVALID or ORTAK_NOMEM. On failure *out is NULL.
+ */
+ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine **out);
+/* Frees everything the engine holds. NULL is allowed. */
+void ortak_engine_close(struct ortak_engine *e);
+
+/*
+ * Applies `n` commands in order and writes one result for each into `results`. Returns ORTAK_OK (the outcome of
+ * each command is in its result), or ORTAK_BATCH_TOO_LARGE when n exceeds the configured batch_max, in which case
+ * nothing is applied. The events of the batch are then readable with ortak_engine_events until the next call.
+ */
+ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32_t n,
+                            struct ortak_result *results);
+
+/* The events of the last ortak_engine_apply, in order. Valid until the next apply or close. */
+const struct ortak_event *ortak_engine_events(const struct ortak_engine *e, uint32_t *n);
+
+/* The ledger, for read-only queries (ledger.h). */
+const struct ortak_ledger *ortak_engine_ledger(const struct ortak_engine *e);
+const struct ortak_config *ortak_engine_config(const struct ortak_engine *e);
+ortak_time_ns ortak_engine_now(const struct ortak_engine *e);
+
+/*
+ * Writes the canonical encoding of the whole state through `sink` in pieces. The encoding is documented in
+ * docs/ledger.md; it depends only on the logical state, never on memory layout or pool slot order.
+ */
+typedef void (*ortak_sink_fn)(void *ctx, const void *data, size_t len);
+void ortak_engine_encode(const struct ortak_engine *e, ortak_sink_fn sink, void *ctx);
+
+/* SHA-256 of the canonical encoding. */
+void ortak_engine_state_hash(const struct ortak_engine *e, uint8_t out[32]);
+
+/* Bytes of memory the engine took at open. */
+size_t ortak_engine_memory_bytes(const struct ortak_engine *e);
+
+#endif

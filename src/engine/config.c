@@ -1,0 +1,299 @@
+/*
+ * Configuration: INI text (libinih) into struct ortak_config, and the checks that make a configuration safe to
+ * open an engine with. Unknown sections and keys are errors: a misspelt limit must not silently fall back to a
+ * default in a payment system.
+ */
+#include "ortak/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/assert.h"
+#include "base/slice.h"
+#include "ortak/ledger.h"
+
+static const char default_ini[] =
+    "; ortak default configuration: the currencies of the Organization of Turkic States' members and observers.\n"
+    "; Every key is documented in docs/ledger.md (Configuration).\n"
+    "\n"
+    "[engine]\n"
+    "; Seeds the hash tables of ids. Choose a private value per deployment; every node of one system shares it.\n"
+    "hash_seed = 7305865148325291521\n"
+    "\n"
+    "[limits]\n"
+    "participants_max = 1024\n"
+    "accounts_max = 16384\n"
+    "transfers_max = 4194304\n"
+    "pending_max = 65536\n"
+    "history_max = 4194304\n"
+    "batch_max = 8190\n"
+    "\n"
+    "[currency AZN]\n"
+    "numeric = 944\n"
+    "minor_units = 2\n"
+    "agent = NABZAZ2X\n"
+    "agent_name = Central Bank of the Republic of Azerbaijan\n"
+    "\n"
+    "[currency KZT]\n"
+    "numeric = 398\n"
+    "minor_units = 2\n"
+    "agent = NBRKKZKX\n"
+    "agent_name = National Bank of Kazakhstan\n"
+    "\n"
+    "[currency KGS]\n"
+    "numeric = 417\n"
+    "minor_units = 2\n"
+    "agent = NBKRKG22\n"
+    "agent_name = National Bank of the Kyrgyz Republic\n"
+    "\n"
+    "[currency UZS]\n"
+    "numeric = 860\n"
+    "minor_units = 2\n"
+    "agent = CBUZUZ22\n"
+    "agent_name = Central Bank of the Republic of Uzbekistan\n"
+    "\n"
+    "[currency TRY]\n"
+    "numeric = 949\n"
+    "minor_units = 2\n"
+    "agent = TCMBTR2A\n"
+    "agent_name = Central Bank of the Republic of Turkiye\n"
+    "\n"
+    "[currency HUF]\n"
+    "numeric = 348\n"
+    "minor_units = 2\n"
+    "agent = MANEHUHB\n"
+    "agent_name = Magyar Nemzeti Bank\n"
+    "\n"
+    "[currency TMT]\n"
+    "numeric = 934\n"
+    "minor_units = 2\n"
+    "agent = CBTKTM2X\n"
+    "agent_name = Central Bank of Turkmenistan\n";
+
+const char *ortak_config_default_ini(void) { return default_ini; }
+
+void ortak_config_init(struct ortak_config *c) {
+    memset(c, 0, sizeof *c);
+    c->limits = (struct ortak_limits){
+        .participants_max = ORTAK_PARTICIPANTS_DEFAULT,
+        .accounts_max = ORTAK_ACCOUNTS_DEFAULT,
+        .transfers_max = ORTAK_TRANSFERS_DEFAULT,
+        .pending_max = ORTAK_PENDING_DEFAULT,
+        .history_max = ORTAK_HISTORY_DEFAULT,
+        .batch_max = ORTAK_BATCH_DEFAULT,
+    };
+}
+
+struct parse_state {
+    struct ortak_config *c;
+    char *err;
+    size_t err_cap;
+};
+
+__attribute__((format(printf, 3, 4))) static void fail(char *err, size_t cap, const char *fmt, ...) {
+    if (!err || cap == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+struct limit_key {
+    const char *name;
+    size_t offset;
+    uint32_t hard;
+};
+
+static const struct limit_key limit_keys[] = {
+    {"participants_max", offsetof(struct ortak_limits, participants_max), ORTAK_PARTICIPANTS_LIMIT},
+    {"accounts_max", offsetof(struct ortak_limits, accounts_max), ORTAK_ACCOUNTS_LIMIT},
+    {"transfers_max", offsetof(struct ortak_limits, transfers_max), ORTAK_TRANSFERS_LIMIT},
+    {"pending_max", offsetof(struct ortak_limits, pending_max), ORTAK_PENDING_LIMIT},
+    {"history_max", offsetof(struct ortak_limits, history_max), ORTAK_HISTORY_LIMIT},
+    {"batch_max", offsetof(struct ortak_limits, batch_max), ORTAK_BATCH_LIMIT},
+};
+
+static int parse_limit(struct parse_state *st, const char *name, struct ortak_slice v) {
+    for (size_t i = 0; i < sizeof limit_keys / sizeof limit_keys[0]; i++) {
+        if (strcmp(name, limit_keys[i].name) != 0) continue;
+        uint64_t n;
+        if (!ortak_slice_parse_u64(v, limit_keys[i].hard, &n) || n == 0) {
+            fail(st->err, st->err_cap, "[limits] %s must be a whole number from 1 to %u", name, limit_keys[i].hard);
+            return 0;
+        }
+        *(uint32_t *)((char *)&st->c->limits + limit_keys[i].offset) = (uint32_t)n;
+        return 1;
+    }
+    fail(st->err, st->err_cap, "[limits] unknown key '%s'", name);
+    return 0;
+}
+
+/* The currency of section "currency XXX", created on its first key. */
+static struct ortak_currency_config *section_currency(struct parse_state *st, const char *section) {
+    const char *code = section + strlen("currency ");
+    if (strlen(code) != 3) {
+        fail(st->err, st->err_cap, "[%s]: a currency code has 3 letters", section);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < st->c->currency_count; i++) {
+        if (strcmp(st->c->currencies[i].code, code) == 0) return &st->c->currencies[i];
+    }
+    if (st->c->currency_count >= ORTAK_CURRENCIES_LIMIT) {
+        fail(st->err, st->err_cap, "more than %u currencies", ORTAK_CURRENCIES_LIMIT);
+        return NULL;
+    }
+    struct ortak_currency_config *cur = &st->c->currencies[st->c->currency_count++];
+    memcpy(cur->code, code, 3);
+    return cur;
+}
+
+static int parse_currency(struct parse_state *st, const char *section, const char *name, struct ortak_slice v) {
+    struct ortak_currency_config *cur = section_currency(st, section);
+    if (!cur) return 0;
+    uint64_t n;
+    if (strcmp(name, "numeric") == 0) {
+        if (!ortak_slice_parse_u64(v, 999, &n)) goto bad;
+        cur->numeric = (uint16_t)n;
+    } else if (strcmp(name, "minor_units") == 0) {
+        if (!ortak_slice_parse_u64(v, 4, &n)) goto bad;
+        cur->minor_units = (uint8_t)n;
+    } else if (strcmp(name, "agent") == 0) {
+        if (!ortak_slice_copy(v, cur->agent_bic, sizeof cur->agent_bic)) goto bad;
+    } else if (strcmp(name, "agent_name") == 0) {
+        if (!ortak_slice_copy(v, cur->agent_name, sizeof cur->agent_name)) goto bad;
+    } else {
+        fail(st->err, st->err_cap, "[%s] unknown key '%s'", section, name);
+        return 0;
+    }
+    return 1;
+bad:
+    fail(st->err, st->err_cap, "[%s] %s has an invalid value '%.*s'", section, name, (int)v.len, v.ptr);
+    return 0;
+}
+
+static int config_ini_handler(void *user, const char *section, const char *name, const char *value) {
+    struct parse_state *st = user;
+    struct ortak_slice v = ortak_slice_trim(ortak_slice_from_cstr(value));
+    if (strcmp(section, "engine") == 0) {
+        if (strcmp(name, "hash_seed") == 0 && ortak_slice_parse_u64(v, UINT64_MAX, &st->c->hash_seed)) return 1;
+        fail(st->err, st->err_cap, "[engine] unknown key or invalid value: %s = %s", name, value);
+        return 0;
+    }
+    if (strcmp(section, "limits") == 0) return parse_limit(st, name, v);
+    if (strncmp(section, "currency ", 9) == 0) return parse_currency(st, section, name, v);
+    fail(st->err, st->err_cap, "unknown section [%s]", section);
+    return 0;
+}
+
+ortak_rc ortak_config_parse(struct ortak_config *c, const char *text, size_t len, char *err, size_t err_cap) {
+    ortak_config_init(c);
+    if (err && err_cap) err[0] = '\0';
+    if (memchr(text, '\0', len)) {
+        fail(err, err_cap, "configuration contains a NUL byte");
+        return ORTAK_CONFIG_INVALID;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) return ORTAK_NOMEM;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    char msg[256] = "";
+    struct parse_state st = {c, msg, sizeof msg};
+    int line = ini_parse_string(copy, config_ini_handler, &st);
+    free(copy);
+    if (line != 0) {
+        fail(err, err_cap, "line %d: %s", line, msg[0] ? msg : "syntax error");
+        return ORTAK_CONFIG_INVALID;
+    }
+    return ortak_config_check(c, err, err_cap);
+}
+
+ortak_rc ortak_config_load(struct ortak_config *c, const char *path, char *err, size_t err_cap) {
+    enum { CONFIG_BYTES_MAX = 1 << 20 };
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fail(err, err_cap, "%s: %s", path, strerror(errno));
+        return ORTAK_IO;
+    }
+    char *buf = malloc(CONFIG_BYTES_MAX + 1);
+    size_t len = buf ? fread(buf, 1, CONFIG_BYTES_MAX + 1, f) : 0;
+    bool read_error = ferror(f) != 0;
+    fclose(f);
+    ortak_rc rc;
+    if (!buf) {
+        rc = ORTAK_NOMEM;
+    } else if (read_error) {
+        fail(err, err_cap, "%s: read error", path);
+        rc = ORTAK_IO;
+    } else if (len > CONFIG_BYTES_MAX) {
+        fail(err, err_cap, "%s: larger than %d bytes", path, CONFIG_BYTES_MAX);
+        rc = ORTAK_CONFIG_INVALID;
+    } else {
+        rc = ortak_config_parse(c, buf, len, err, err_cap);
+    }
+    free(buf);
+    return rc;
+}
+
+void ortak_config_default(struct ortak_config *c) {
+    char err[256];
+    ortak_rc rc = ortak_config_parse(c, default_ini, sizeof default_ini - 1, err, sizeof err);
+    ORTAK_ASSERT(rc == ORTAK_OK);
+}
+
+static bool upper3(const char *s) {
+    for (int i = 0; i < 3; i++) {
+        if (s[i] < 'A' || s[i] > 'Z') return false;
+    }
+    return s[3] == '\0';
+}
+
+static ortak_rc check_currency(const struct ortak_config *c, uint32_t i, char *err, size_t cap) {
+    const struct ortak_currency_config *cur = &c->currencies[i];
+    if (!upper3(cur->code)) {
+        fail(err, cap, "currency '%s': code must be 3 uppercase letters", cur->code);
+        return ORTAK_CONFIG_INVALID;
+    }
+    if (cur->numeric == 0) {
+        fail(err, cap, "currency %s: numeric code missing (1..999)", cur->code);
+        return ORTAK_CONFIG_INVALID;
+    }
+    if (!ortak_bic_valid(cur->agent_bic)) {
+        fail(err, cap, "currency %s: agent '%s' is not a valid BIC", cur->code, cur->agent_bic);
+        return ORTAK_CONFIG_INVALID;
+    }
+    if (cur->agent_name[0] == '\0') {
+        fail(err, cap, "currency %s: agent_name missing", cur->code);
+        return ORTAK_CONFIG_INVALID;
+    }
+    for (uint32_t j = 0; j < i; j++) {
+        if (c->currencies[j].numeric == cur->numeric) {
+            fail(err, cap, "currencies %s and %s share numeric code %u", c->currencies[j].code, cur->code,
+                 cur->numeric);
+            return ORTAK_CONFIG_INVALID;
+        }
+    }
+    return ORTAK_OK;
+}
+
+ortak_rc ortak_config_check(const struct ortak_config *c, char *err, size_t err_cap) {
+    for (size_t i = 0; i < sizeof limit_keys / sizeof limit_keys[0]; i++) {
+        uint32_t v = *(const uint32_t *)((const char *)&c->limits + limit_keys[i].offset);
+        if (v == 0 || v > limit_keys[i].hard) {
+            fail(err, err_cap, "limit %s = %u is outside 1..%u", limit_keys[i].name, v, limit_keys[i].hard);
+            return ORTAK_CONFIG_INVALID;
+        }
+    }
+    if (c->currency_count == 0 || c->currency_count > ORTAK_CURRENCIES_LIMIT) {
+        fail(err, err_cap, "a configuration needs 1 to %u currencies", ORTAK_CURRENCIES_LIMIT);
+        return ORTAK_CONFIG_INVALID;
+    }
+    for (uint32_t i = 0; i < c->currency_count; i++) {
+        ortak_rc rc = check_currency(c, i, err, err_cap);
+        if (rc != ORTAK_OK) return rc;
+    }
+    return ORTAK_OK;
+}

@@ -1,0 +1,148 @@
+/*
+ * The engine: applies command batches to the ledger in order, advancing engine time from the commands'
+ * timestamps, and collects results and events. Deterministic: no clock, no I/O, no floating point, and no
+ * allocation after ortak_engine_open (the event buffer is sized for the worst case of a batch).
+ */
+#include "ortak/engine.h"
+
+#include <nettle/sha2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/assert.h"
+#include "ledger/ledger_int.h"
+
+struct ortak_engine {
+    struct ortak_config cfg;
+    struct ortak_ledger ledger;
+    ortak_time_ns now;
+    struct ortak_event *events;
+    uint32_t events_len;
+    uint32_t events_cap;
+};
+
+/*
+ * Events of one batch at most: one per command, plus one expiry per pending transfer that can expire during the
+ * batch (those open when it starts, at most pending_max, and those it opens, at most batch_max).
+ */
+static uint32_t events_cap_for(const struct ortak_limits *l) {
+    return l->batch_max * ORTAK__LEDGER_EVENTS_PER_COMMAND + l->pending_max + l->batch_max;
+}
+
+ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine **out) {
+    *out = NULL;
+    if (ortak_config_check(cfg, NULL, 0) != ORTAK_OK) return ORTAK_CONFIG_INVALID;
+    struct ortak_engine *e = calloc(1, sizeof *e);
+    if (!e) return ORTAK_NOMEM;
+    e->cfg = *cfg;
+    e->events_cap = events_cap_for(&cfg->limits);
+    e->events = ortak__calloc_array(e->events_cap, sizeof *e->events);
+    if (!e->events || ortak__ledger_init(&e->ledger, cfg) != 0) {
+        free(e->events);
+        free(e);
+        return ORTAK_NOMEM;
+    }
+    *out = e;
+    return ORTAK_OK;
+}
+
+void ortak_engine_close(struct ortak_engine *e) {
+    if (!e) return;
+    ortak__ledger_free(&e->ledger);
+    free(e->events);
+    free(e);
+}
+
+static ortak_rc apply_one(struct ortak_ledger *l, const struct ortak_cmd *cmd, struct ortak__out *out) {
+    switch (cmd->kind) {
+    case ORTAK_CMD_TICK: return ORTAK_OK;
+    case ORTAK_CMD_PARTICIPANT_CREATE: return ortak__ledger_participant_create(l, &cmd->u.participant_create, out);
+    case ORTAK_CMD_PARTICIPANT_SET_STATUS:
+        return ortak__ledger_participant_set_status(l, &cmd->u.participant_status, out);
+    case ORTAK_CMD_ACCOUNT_CREATE: return ortak__ledger_account_create(l, &cmd->u.account_create, out);
+    case ORTAK_CMD_ACCOUNT_CLOSE: return ortak__ledger_account_close(l, &cmd->u.account, out);
+    case ORTAK_CMD_CREDIT_LINE_SET: return ortak__ledger_credit_line_set(l, &cmd->u.account, out);
+    case ORTAK_CMD_RESERVE_SET: return ortak__ledger_reserve_set(l, &cmd->u.account, out);
+    default: return ORTAK_COMMAND_UNKNOWN;
+    }
+}
+
+ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32_t n,
+                            struct ortak_result *results) {
+    if (n > e->cfg.limits.batch_max) return ORTAK_BATCH_TOO_LARGE;
+    struct ortak__out out = {.now = e->now, .events = e->events, .events_cap = e->events_cap};
+    uint32_t i = 0;
+    while (i < n) {
+        const struct ortak_cmd *cmd = &cmds[i];
+        out.cmd_index = i;
+        if (cmd->timestamp >= out.now) {
+            out.now = cmd->timestamp;
+            ortak__ledger_expire(&e->ledger, &out);
+        }
+        if (cmd->kind == ORTAK_CMD_TRANSFER) {
+            /* The chain checks each member's timestamp itself, so that a bad one fails the whole chain. */
+            i = ortak__ledger_transfer_chain(&e->ledger, cmds, i, n, results, &out);
+            continue;
+        }
+        results[i] = (struct ortak_result){.fail_index = UINT32_MAX};
+        results[i].rc = cmd->timestamp < out.now ? ORTAK_TIME_BACKWARDS : apply_one(&e->ledger, cmd, &out);
+        i++;
+    }
+    ORTAK_ASSERT(out.now >= e->now);
+    e->now = out.now;
+    e->events_len = out.events_len;
+    return ORTAK_OK;
+}
+
+const struct ortak_event *ortak_engine_events(const struct ortak_engine *e, uint32_t *n) {
+    *n = e->events_len;
+    return e->events;
+}
+
+const struct ortak_ledger *ortak_engine_ledger(const struct ortak_engine *e) { return &e->ledger; }
+const struct ortak_config *ortak_engine_config(const struct ortak_engine *e) { return &e->cfg; }
+ortak_time_ns ortak_engine_now(const struct ortak_engine *e) { return e->now; }
+
+void ortak_engine_encode(const struct ortak_engine *e, ortak_sink_fn sink, void *ctx) {
+    static const char magic[16] = "ortak-state-v1";
+    sink(ctx, magic, sizeof magic);
+    unsigned char now[8];
+    for (int i = 0; i < 8; i++) now[i] = (unsigned char)(e->now >> (8 * i));
+    sink(ctx, now, sizeof now);
+    ortak__ledger_encode(&e->ledger, sink, ctx);
+}
+
+/* Buffers the encoding's many small pieces so that SHA-256 sees large blocks. */
+struct hash_sink {
+    struct sha256_ctx sha;
+    size_t len;
+    unsigned char buf[4096];
+};
+
+static void hash_piece(void *ctx, const void *data, size_t len) {
+    struct hash_sink *h = ctx;
+    if (h->len + len > sizeof h->buf) {
+        sha256_update(&h->sha, h->len, h->buf);
+        h->len = 0;
+    }
+    if (len > sizeof h->buf) {
+        sha256_update(&h->sha, len, data);
+        return;
+    }
+    memcpy(h->buf + h->len, data, len);
+    h->len += len;
+}
+
+void ortak_engine_state_hash(const struct ortak_engine *e, uint8_t out[32]) {
+    struct hash_sink h;
+    sha256_init(&h.sha);
+    h.len = 0;
+    ortak_engine_encode(e, hash_piece, &h);
+    sha256_update(&h.sha, h.len, h.buf);
+    sha256_digest(&h.sha, SHA256_DIGEST_SIZE, out);
+}
+
+size_t ortak_engine_memory_bytes(const struct ortak_engine *e) {
+    return sizeof *e + (size_t)e->events_cap * sizeof *e->events + ortak__ledger_memory_bytes(&e->ledger);
+}

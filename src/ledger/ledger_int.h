@@ -1,0 +1,178 @@
+/*
+ * Ledger internals, shared by the files of src/ledger/ and by the engine (which drives the ledger through the
+ * ortak__ledger_* functions below). No other module includes this header.
+ *
+ * Storage (all sized at init from the configured limits, never grown):
+ *   participants[]  dense, in admission order; BIC -> index in `bic_map` (key: the BIC11 form)
+ *   accounts[]      dense, in creation order; id -> index in `account_map`;
+ *                   (participant, currency, kind) -> index in `owner_map`
+ *   transfers[]     dense, in recording order, booked and refused alike; id -> index in `transfer_map`
+ *   pendings        a pool of open pending transfers, with a min-heap of those that have a timeout, ordered by
+ *                   (expires_at, transfer index) so that expiry order is deterministic
+ *   history         a ring of the newest `history_max` postings; each links to the previous and next posting of
+ *                   its account by sequence number (seq + 1; 0 = none)
+ */
+#ifndef ORTAK_LEDGER_INT_H
+#define ORTAK_LEDGER_INT_H
+
+#include "base/arena.h"
+#include "base/idmap.h"
+#include "ortak/config.h"
+#include "ortak/engine.h"
+#include "ortak/ledger.h"
+
+struct ldg_participant {
+    char bic[12];
+    char name[ORTAK_NAME_LEN_LIMIT + 1];
+    char country[3];
+    uint8_t role;
+    uint8_t status;
+};
+
+struct ldg_currency {
+    struct ortak_currency_config cfg;
+    int32_t agent; /* participant index, -1 until admitted */
+};
+
+struct ldg_balances {
+    ortak_i128 debits_posted, credits_posted, debits_pending, credits_pending;
+};
+
+struct ldg_account {
+    ortak_u128 id;
+    struct ldg_balances b;
+    int64_t credit_line;
+    int64_t reserved;
+    uint64_t history_last; /* seq + 1 of the newest posting, 0 = none */
+    uint32_t participant;
+    uint32_t pending_count;
+    uint16_t currency;
+    uint8_t kind;
+    uint8_t status;
+};
+
+struct ldg_transfer {
+    struct ortak_transfer t;
+    ortak_time_ns timestamp;
+    uint64_t amount_booked;
+    uint32_t debit;  /* account index, UINT32_MAX when refused before the accounts were resolved */
+    uint32_t credit;
+    uint32_t pending_slot; /* open pending transfers: their slot; UINT32_MAX otherwise */
+    uint16_t rc;
+    uint8_t pending_state;
+};
+
+struct ldg_pending {
+    ortak_time_ns expires_at; /* 0 = never */
+    uint32_t transfer;
+    uint32_t heap_pos; /* UINT32_MAX when not in the heap */
+};
+
+struct ldg_posting {
+    uint64_t seq;
+    ortak_time_ns timestamp;
+    ortak_i128 balance_after;
+    int64_t amount;
+    uint64_t prev; /* seq + 1 of the account's previous posting, 0 = none */
+    uint64_t next; /* seq + 1 of the account's next posting, 0 = none yet */
+    uint32_t account;
+    uint32_t transfer;
+};
+
+/* Undo record of one transfer applied inside an open linked chain. */
+struct ldg_undo {
+    uint32_t transfer; /* the record appended */
+    uint32_t acct[2];
+    struct ldg_balances old[2];
+    uint32_t old_pending_count[2];
+    uint32_t target;   /* post/void: the pending transfer resolved; UINT32_MAX otherwise */
+    uint64_t target_booked;
+};
+
+/* A posting waiting for its chain to commit. */
+struct ldg_staged_posting {
+    uint32_t account;
+    uint32_t transfer;
+    int64_t amount;
+    ortak_i128 balance_after;
+};
+
+struct ortak_ledger {
+    struct ortak_limits limits;
+    uint32_t currency_count;
+    struct ldg_currency currencies[ORTAK_CURRENCIES_LIMIT];
+
+    struct ldg_participant *participants;
+    uint32_t participant_count;
+    struct ortak_idmap bic_map;
+
+    struct ldg_account *accounts;
+    uint32_t account_count;
+    struct ortak_idmap account_map;
+    struct ortak_idmap owner_map;
+
+    struct ldg_transfer *transfers;
+    uint32_t transfer_count;
+    struct ortak_idmap transfer_map;
+
+    struct ortak_pool pending_pool; /* of struct ldg_pending */
+    uint32_t *heap;                 /* pending slots, min-heap by (expires_at, transfer) */
+    uint32_t heap_len;
+
+    struct ldg_posting *history;
+    uint64_t history_head; /* seq of the next posting */
+
+    /* Chain scratch, sized from batch_max. */
+    struct ldg_undo *undo;
+    uint32_t undo_len;
+    struct ldg_staged_posting *staged;
+    uint32_t staged_len;
+};
+
+/* Where ledger operations report: engine time, the command being applied, and the event buffer. */
+struct ortak__out {
+    ortak_time_ns now;
+    uint32_t cmd_index;
+    struct ortak_event *events;
+    uint32_t events_len;
+    uint32_t events_cap;
+};
+
+int ortak__ledger_init(struct ortak_ledger *l, const struct ortak_config *cfg);
+void ortak__ledger_free(struct ortak_ledger *l);
+size_t ortak__ledger_memory_bytes(const struct ortak_ledger *l);
+/* Events one transfer command can cause at most (the engine sizes its event buffer from this). */
+#define ORTAK__LEDGER_EVENTS_PER_COMMAND 1u
+
+/* Expires every open pending transfer with expires_at <= out->now. */
+void ortak__ledger_expire(struct ortak_ledger *l, struct ortak__out *out);
+
+ortak_rc ortak__ledger_participant_create(struct ortak_ledger *l, const struct ortak_participant_create *c,
+                                          struct ortak__out *out);
+ortak_rc ortak__ledger_participant_set_status(struct ortak_ledger *l, const struct ortak_participant_set_status *c,
+                                              struct ortak__out *out);
+ortak_rc ortak__ledger_account_create(struct ortak_ledger *l, const struct ortak_account_create *c,
+                                      struct ortak__out *out);
+ortak_rc ortak__ledger_account_close(struct ortak_ledger *l, const struct ortak_account_amount *c,
+                                     struct ortak__out *out);
+ortak_rc ortak__ledger_credit_line_set(struct ortak_ledger *l, const struct ortak_account_amount *c,
+                                       struct ortak__out *out);
+ortak_rc ortak__ledger_reserve_set(struct ortak_ledger *l, const struct ortak_account_amount *c,
+                                   struct ortak__out *out);
+
+/*
+ * Applies the linked chain of transfer commands that starts at cmds[i] (a chain of one when it is not linked),
+ * writing results[i..]. Time has been advanced to cmds[i].timestamp by the caller. Returns the index of the first
+ * command after the chain.
+ */
+uint32_t ortak__ledger_transfer_chain(struct ortak_ledger *l, const struct ortak_cmd *cmds, uint32_t i, uint32_t n,
+                                      struct ortak_result *results, struct ortak__out *out);
+
+void ortak__ledger_encode(const struct ortak_ledger *l, ortak_sink_fn sink, void *ctx);
+
+/* Helpers shared between ledger files. */
+ortak_u128 ortak__bic_key(const char *bic);
+struct ortak_event *ortak__event_push(struct ortak__out *out, uint32_t kind);
+int ortak__ledger_currency_index(const struct ortak_ledger *l, const char *code);
+
+#endif
