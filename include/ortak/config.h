@@ -26,8 +26,8 @@
 #include "ortak/types.h"
 
 struct ortak_currency_config {
-    char code[4];       /* ISO 4217 alphabetic: 3 uppercase letters */
-    uint16_t numeric;   /* ISO 4217 numeric, 1..999 */
+    char code[4];        /* ISO 4217 alphabetic: 3 uppercase letters */
+    uint16_t numeric;    /* ISO 4217 numeric, 1..999 */
     uint8_t minor_units; /* 0..4 */
     char agent_bic[12];
     char agent_name[ORTAK_NAME_LEN_LIMIT + 1];

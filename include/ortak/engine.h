@@ -62,13 +62,13 @@ enum ortak_event_kind {
     ORTAK_EV_PARTICIPANT_STATUS,
     ORTAK_EV_ACCOUNT_CREATED,
     ORTAK_EV_ACCOUNT_CLOSED,
-    ORTAK_EV_TRANSFER_POSTED,   /* a plain transfer booked: amount moved */
-    ORTAK_EV_PENDING_CREATED,   /* amount held */
-    ORTAK_EV_PENDING_POSTED,    /* id = the posting transfer, ref = the pending one; amount booked */
-    ORTAK_EV_PENDING_VOIDED,    /* id = the voiding transfer, ref = the pending one; amount released */
-    ORTAK_EV_PENDING_EXPIRED,   /* id = the pending transfer; amount released */
-    ORTAK_EV_CREDIT_LINE_SET,   /* id = account; amount = new line, amount_old = previous */
-    ORTAK_EV_RESERVE_SET,       /* id = account; amount = new reservation, amount_old = previous */
+    ORTAK_EV_TRANSFER_POSTED, /* a plain transfer booked: amount moved */
+    ORTAK_EV_PENDING_CREATED, /* amount held */
+    ORTAK_EV_PENDING_POSTED,  /* id = the posting transfer, ref = the pending one; amount booked */
+    ORTAK_EV_PENDING_VOIDED,  /* id = the voiding transfer, ref = the pending one; amount released */
+    ORTAK_EV_PENDING_EXPIRED, /* id = the pending transfer; amount released */
+    ORTAK_EV_CREDIT_LINE_SET, /* id = account; amount = new line, amount_old = previous */
+    ORTAK_EV_RESERVE_SET,     /* id = account; amount = new reservation, amount_old = previous */
 };
 
 struct ortak_event {

@@ -20,11 +20,7 @@
 #include "ortak/types.h"
 
 enum ortak_role { ORTAK_ROLE_OPERATOR = 1, ORTAK_ROLE_CENTRAL_BANK, ORTAK_ROLE_BANK, ORTAK_ROLE_FX_PROVIDER };
-enum ortak_participant_status {
-    ORTAK_PARTICIPANT_ACTIVE = 1,
-    ORTAK_PARTICIPANT_SUSPENDED,
-    ORTAK_PARTICIPANT_CLOSED
-};
+enum ortak_participant_status { ORTAK_PARTICIPANT_ACTIVE = 1, ORTAK_PARTICIPANT_SUSPENDED, ORTAK_PARTICIPANT_CLOSED };
 enum ortak_account_kind { ORTAK_ACCOUNT_SETTLEMENT = 1, ORTAK_ACCOUNT_COLLATERAL, ORTAK_ACCOUNT_ISSUANCE };
 enum ortak_account_status { ORTAK_ACCOUNT_STATUS_ACTIVE = 1, ORTAK_ACCOUNT_STATUS_CLOSED };
 
@@ -66,10 +62,10 @@ struct ortak_transfer {
 };
 
 struct ortak_participant_create {
-    char bic[12];                              /* 8 or 11 characters, NUL-terminated */
-    char name[ORTAK_NAME_LEN_LIMIT + 1];       /* UTF-8, 1..140 bytes, no control characters */
-    char country[3];                           /* ISO 3166 alpha-2; "" takes the BIC's country */
-    uint8_t role;                              /* enum ortak_role */
+    char bic[12];                        /* 8 or 11 characters, NUL-terminated */
+    char name[ORTAK_NAME_LEN_LIMIT + 1]; /* UTF-8, 1..140 bytes, no control characters */
+    char country[3];                     /* ISO 3166 alpha-2; "" takes the BIC's country */
+    uint8_t role;                        /* enum ortak_role */
 };
 
 struct ortak_participant_set_status {
@@ -127,8 +123,8 @@ struct ortak_transfer_info {
     struct ortak_transfer t; /* as submitted */
     ortak_rc rc;             /* its outcome: ORTAK_OK when booked */
     ortak_time_ns timestamp;
-    uint64_t amount_booked;  /* what moved (post of a part: the part); 0 when refused */
-    uint8_t pending_state;   /* enum ortak_pending_state */
+    uint64_t amount_booked; /* what moved (post of a part: the part); 0 when refused */
+    uint8_t pending_state;  /* enum ortak_pending_state */
 };
 
 /* One entry of an account's history: a posted movement and the balance after it. */
@@ -160,8 +156,8 @@ void ortak_ledger_account_at(const struct ortak_ledger *l, uint32_t i, struct or
 /* Returns ORTAK_OK or ORTAK_ACCOUNT_NOT_FOUND. */
 ortak_rc ortak_ledger_account_get(const struct ortak_ledger *l, ortak_u128 id, struct ortak_account_info *out);
 /* The account a participant holds of a kind in a currency. ORTAK_OK, or a NOT_FOUND/UNKNOWN/BIC code. */
-ortak_rc ortak_ledger_account_find(const struct ortak_ledger *l, const char *bic, const char *currency,
-                                   uint8_t kind, struct ortak_account_info *out);
+ortak_rc ortak_ledger_account_find(const struct ortak_ledger *l, const char *bic, const char *currency, uint8_t kind,
+                                   struct ortak_account_info *out);
 
 /* Transfers recorded (booked and refused). */
 uint32_t ortak_ledger_transfer_count(const struct ortak_ledger *l);

@@ -20,9 +20,9 @@ int ortak_log_level_parse(const char *name, enum ortak_log_level *out);
 void ortak__log(enum ortak_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define ORTAK_LOG(level, module, ...)                                                                             \
-    do {                                                                                                          \
-        if ((level) >= ortak_log_level_get()) ortak__log((level), (module), __VA_ARGS__);                        \
+#define ORTAK_LOG(level, module, ...)                                                     \
+    do {                                                                                  \
+        if ((level) >= ortak_log_level_get()) ortak__log((level), (module), __VA_ARGS__); \
     } while (0)
 #define ortak_log_debug(module, ...) ORTAK_LOG(ORTAK_LOG_DEBUG, module, __VA_ARGS__)
 #define ortak_log_info(module, ...) ORTAK_LOG(ORTAK_LOG_INFO, module, __VA_ARGS__)

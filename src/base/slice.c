@@ -3,7 +3,9 @@
 
 #include <string.h>
 
-struct ortak_slice ortak_slice_from_cstr(const char *s) { return (struct ortak_slice){s, strlen(s)}; }
+struct ortak_slice ortak_slice_from_cstr(const char *s) {
+    return (struct ortak_slice){s, strlen(s)};
+}
 
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }
 

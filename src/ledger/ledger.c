@@ -72,7 +72,8 @@ size_t ortak__ledger_memory_bytes(const struct ortak_ledger *l) {
            (size_t)m->history_max * sizeof *l->history + (size_t)m->batch_max * sizeof *l->undo +
            (size_t)m->batch_max * 2 * sizeof *l->staged +
            ((size_t)l->bic_map.mask + 1 + (size_t)l->account_map.mask + 1 + (size_t)l->owner_map.mask + 1 +
-            (size_t)l->transfer_map.mask + 1) * map_slot +
+            (size_t)l->transfer_map.mask + 1) *
+               map_slot +
            (size_t)m->pending_max * (sizeof(struct ldg_pending) + sizeof(uint32_t));
 }
 
@@ -194,8 +195,7 @@ ortak_rc ortak__ledger_account_create(struct ortak_ledger *l, const struct ortak
         return same ? ORTAK_ACCOUNT_EXISTS : ORTAK_ACCOUNT_EXISTS_DIFFERENT;
     }
     if (l->participants[pidx].status != ORTAK_PARTICIPANT_ACTIVE) return ORTAK_PARTICIPANT_NOT_ACTIVE;
-    if (c->kind == ORTAK_ACCOUNT_ISSUANCE && l->currencies[cur].agent != (int32_t)pidx)
-        return ORTAK_ISSUANCE_NOT_AGENT;
+    if (c->kind == ORTAK_ACCOUNT_ISSUANCE && l->currencies[cur].agent != (int32_t)pidx) return ORTAK_ISSUANCE_NOT_AGENT;
     ortak_u128 okey = owner_key(pidx, (uint32_t)cur, c->kind);
     if (ortak_idmap_get(&l->owner_map, okey, &existing)) return ORTAK_ACCOUNT_KIND_TAKEN;
     if (l->account_count >= l->limits.accounts_max) return ORTAK_ACCOUNTS_FULL;
@@ -358,8 +358,8 @@ ortak_rc ortak_ledger_account_get(const struct ortak_ledger *l, ortak_u128 id, s
     return ORTAK_OK;
 }
 
-ortak_rc ortak_ledger_account_find(const struct ortak_ledger *l, const char *bic, const char *currency,
-                                   uint8_t kind, struct ortak_account_info *out) {
+ortak_rc ortak_ledger_account_find(const struct ortak_ledger *l, const char *bic, const char *currency, uint8_t kind,
+                                   struct ortak_account_info *out) {
     uint32_t pidx, idx;
     ortak_rc rc = participant_lookup(l, bic, &pidx);
     if (rc != ORTAK_OK) return rc;

@@ -55,7 +55,7 @@ struct ldg_transfer {
     struct ortak_transfer t;
     ortak_time_ns timestamp;
     uint64_t amount_booked;
-    uint32_t debit;  /* account index, UINT32_MAX when refused before the accounts were resolved */
+    uint32_t debit; /* account index, UINT32_MAX when refused before the accounts were resolved */
     uint32_t credit;
     uint32_t pending_slot; /* open pending transfers: their slot; UINT32_MAX otherwise */
     uint16_t rc;
@@ -85,7 +85,7 @@ struct ldg_undo {
     uint32_t acct[2];
     struct ldg_balances old[2];
     uint32_t old_pending_count[2];
-    uint32_t target;   /* post/void: the pending transfer resolved; UINT32_MAX otherwise */
+    uint32_t target; /* post/void: the pending transfer resolved; UINT32_MAX otherwise */
     uint64_t target_booked;
 };
 
