@@ -92,6 +92,14 @@ struct ortak_engine;
  * Returns ORTAK_OK, ORTAK_CONFIG_INVALID or ORTAK_NOMEM. On failure *out is NULL.
  */
 ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine **out);
+/*
+ * Opens an engine and loads the state encoded in `state` (`len` bytes written by ortak_engine_encode, from an engine
+ * with the same currencies). Everything read is checked; the state hash of the result equals that of the engine
+ * that wrote it. Returns ORTAK_OK, ORTAK_CONFIG_INVALID, ORTAK_NOMEM, or ORTAK_CORRUPT when the bytes are not a
+ * valid state for this configuration (too many objects for its limits, inconsistent totals, trailing bytes...).
+ */
+ortak_rc ortak_engine_open_state(const struct ortak_config *cfg, const void *state, size_t len,
+                                 struct ortak_engine **out);
 /* Frees everything the engine holds. NULL is allowed. */
 void ortak_engine_close(struct ortak_engine *e);
 

@@ -13,6 +13,9 @@
 #include "base/assert.h"
 #include "ledger/ledger_int.h"
 
+/* The first 16 bytes of an encoded state; the version changes whenever the encoding does. */
+static const char state_magic[16] = "ortak-state-v1";
+
 struct ortak_engine {
     struct ortak_config cfg;
     struct ortak_ledger ledger;
@@ -45,6 +48,26 @@ ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine *
     }
     *out = e;
     return ORTAK_OK;
+}
+
+ortak_rc ortak_engine_open_state(const struct ortak_config *cfg, const void *state, size_t len,
+                                 struct ortak_engine **out) {
+    ortak_rc rc = ortak_engine_open(cfg, out);
+    if (rc != ORTAK_OK) return rc;
+    struct ortak_engine *e = *out;
+    struct ortak_slice cur = {state, len};
+    if (len < sizeof state_magic + 8 || memcmp(state, state_magic, sizeof state_magic) != 0) goto corrupt;
+    cur.ptr += sizeof state_magic;
+    cur.len -= sizeof state_magic;
+    for (int i = 7; i >= 0; i--) e->now = (e->now << 8) | (unsigned char)cur.ptr[i];
+    cur.ptr += 8;
+    cur.len -= 8;
+    if (ortak__ledger_decode(&e->ledger, &cur) != ORTAK_OK || cur.len != 0) goto corrupt;
+    return ORTAK_OK;
+corrupt:
+    ortak_engine_close(e);
+    *out = NULL;
+    return ORTAK_CORRUPT;
 }
 
 void ortak_engine_close(struct ortak_engine *e) {
@@ -105,8 +128,7 @@ const struct ortak_config *ortak_engine_config(const struct ortak_engine *e) { r
 ortak_time_ns ortak_engine_now(const struct ortak_engine *e) { return e->now; }
 
 void ortak_engine_encode(const struct ortak_engine *e, ortak_sink_fn sink, void *ctx) {
-    static const char magic[16] = "ortak-state-v1";
-    sink(ctx, magic, sizeof magic);
+    sink(ctx, state_magic, sizeof state_magic);
     unsigned char now[8];
     for (int i = 0; i < 8; i++) now[i] = (unsigned char)(e->now >> (8 * i));
     sink(ctx, now, sizeof now);

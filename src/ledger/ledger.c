@@ -1,6 +1,6 @@
 /*
- * Ledger: storage, participants, accounts, credit lines, reservations, queries and the canonical encoding.
- * Transfers, pending transfers, linked chains and history live in transfer.c.
+ * Ledger: storage, participants, accounts, credit lines, reservations and queries. Transfers, pending transfers,
+ * linked chains and history live in transfer.c; the canonical encoding and its decoder in codec.c.
  *
  * Invariants kept here: every account belongs to an existing participant and a configured currency; at most one
  * account per (participant, currency, kind); only a currency's settlement agent holds its issuance account; a
@@ -90,7 +90,7 @@ struct ortak_event *ortak__event_push(struct ortak__out *out, uint32_t kind) {
 
 /* ---- participants ------------------------------------------------------------------------------------------ */
 
-static bool name_valid(const char *name) {
+bool ortak__name_valid(const char *name) {
     size_t len = strnlen(name, ORTAK_NAME_LEN_LIMIT + 1);
     if (len == 0 || len > ORTAK_NAME_LEN_LIMIT) return false;
     for (size_t i = 0; i < len; i++) {
@@ -120,7 +120,7 @@ static void event_bic(struct ortak_event *ev, const char *bic) { ev->id = ortak_
 ortak_rc ortak__ledger_participant_create(struct ortak_ledger *l, const struct ortak_participant_create *c,
                                           struct ortak__out *out) {
     if (!ortak_bic_valid(c->bic)) return ORTAK_BIC_INVALID;
-    if (!name_valid(c->name)) return ORTAK_NAME_INVALID;
+    if (!ortak__name_valid(c->name)) return ORTAK_NAME_INVALID;
     char country[3] = {c->country[0], c->country[1], '\0'};
     if (country[0] == '\0') {
         country[0] = c->bic[4];
@@ -172,7 +172,7 @@ ortak_rc ortak__ledger_participant_set_status(struct ortak_ledger *l, const stru
 
 /* ---- accounts ---------------------------------------------------------------------------------------------- */
 
-static ortak_u128 owner_key(uint32_t participant, uint32_t currency, uint32_t kind) {
+ortak_u128 ortak__owner_key(uint32_t participant, uint32_t currency, uint32_t kind) {
     return ((ortak_u128)1 << 120) | ((ortak_u128)participant << 16) | ((ortak_u128)currency << 8) | kind;
 }
 
@@ -196,7 +196,7 @@ ortak_rc ortak__ledger_account_create(struct ortak_ledger *l, const struct ortak
     }
     if (l->participants[pidx].status != ORTAK_PARTICIPANT_ACTIVE) return ORTAK_PARTICIPANT_NOT_ACTIVE;
     if (c->kind == ORTAK_ACCOUNT_ISSUANCE && l->currencies[cur].agent != (int32_t)pidx) return ORTAK_ISSUANCE_NOT_AGENT;
-    ortak_u128 okey = owner_key(pidx, (uint32_t)cur, c->kind);
+    ortak_u128 okey = ortak__owner_key(pidx, (uint32_t)cur, c->kind);
     if (ortak_idmap_get(&l->owner_map, okey, &existing)) return ORTAK_ACCOUNT_KIND_TAKEN;
     if (l->account_count >= l->limits.accounts_max) return ORTAK_ACCOUNTS_FULL;
 
@@ -365,91 +365,8 @@ ortak_rc ortak_ledger_account_find(const struct ortak_ledger *l, const char *bic
     if (rc != ORTAK_OK) return rc;
     int cur = ortak__ledger_currency_index(l, currency);
     if (cur < 0) return ORTAK_CURRENCY_UNKNOWN;
-    if (!ortak_idmap_get(&l->owner_map, owner_key(pidx, (uint32_t)cur, kind), &idx)) return ORTAK_ACCOUNT_NOT_FOUND;
+    if (!ortak_idmap_get(&l->owner_map, ortak__owner_key(pidx, (uint32_t)cur, kind), &idx))
+        return ORTAK_ACCOUNT_NOT_FOUND;
     ortak_ledger_account_at(l, idx, out);
     return ORTAK_OK;
-}
-
-/* ---- canonical encoding ------------------------------------------------------------------------------------ */
-
-/*
- * Little-endian, fixed-width fields, in the order of docs/ledger.md "State encoding". Only logical state is
- * encoded: indices appear only where they are themselves logical (admission order), never pool slots.
- */
-struct enc {
-    ortak_sink_fn sink;
-    void *ctx;
-};
-
-static void put_u64(struct enc *e, uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-    e->sink(e->ctx, b, 8);
-}
-static void put_u128(struct enc *e, ortak_u128 v) {
-    put_u64(e, (uint64_t)v);
-    put_u64(e, (uint64_t)(v >> 64));
-}
-static void put_i128(struct enc *e, ortak_i128 v) { put_u128(e, (ortak_u128)v); }
-static void put_bytes(struct enc *e, const void *p, size_t n) { e->sink(e->ctx, p, n); }
-
-static void encode_transfer(struct enc *e, const struct ldg_transfer *t) {
-    put_u128(e, t->t.id);
-    put_u128(e, t->t.debit_account_id);
-    put_u128(e, t->t.credit_account_id);
-    put_u128(e, t->t.pending_id);
-    put_u128(e, t->t.user_data);
-    put_u64(e, t->t.amount);
-    put_u64(e, (uint64_t)t->t.timeout_s | (uint64_t)t->t.flags << 32 | (uint64_t)t->t.code << 48);
-    put_u64(e, t->timestamp);
-    put_u64(e, t->amount_booked);
-    put_u64(e, (uint64_t)t->rc | (uint64_t)t->pending_state << 16);
-}
-
-void ortak__ledger_encode(const struct ortak_ledger *l, ortak_sink_fn sink, void *ctx) {
-    struct enc e = {sink, ctx};
-    put_u64(&e, l->currency_count);
-    for (uint32_t i = 0; i < l->currency_count; i++) {
-        const struct ldg_currency *c = &l->currencies[i];
-        put_bytes(&e, c->cfg.code, 4);
-        put_u64(&e, (uint64_t)c->cfg.numeric | (uint64_t)c->cfg.minor_units << 16 | (uint64_t)(uint32_t)c->agent << 32);
-        put_bytes(&e, c->cfg.agent_bic, 12);
-    }
-    put_u64(&e, l->participant_count);
-    for (uint32_t i = 0; i < l->participant_count; i++) {
-        const struct ldg_participant *p = &l->participants[i];
-        put_bytes(&e, p->bic, 12);
-        put_bytes(&e, p->name, sizeof p->name);
-        put_bytes(&e, p->country, 3);
-        put_u64(&e, (uint64_t)p->role | (uint64_t)p->status << 8);
-    }
-    put_u64(&e, l->account_count);
-    for (uint32_t i = 0; i < l->account_count; i++) {
-        const struct ldg_account *a = &l->accounts[i];
-        put_u128(&e, a->id);
-        put_u64(&e, (uint64_t)a->participant | (uint64_t)a->currency << 32 | (uint64_t)a->kind << 48 |
-                        (uint64_t)a->status << 56);
-        put_i128(&e, a->b.debits_posted);
-        put_i128(&e, a->b.credits_posted);
-        put_i128(&e, a->b.debits_pending);
-        put_i128(&e, a->b.credits_pending);
-        put_u64(&e, (uint64_t)a->credit_line);
-        put_u64(&e, (uint64_t)a->reserved);
-        put_u64(&e, a->history_last);
-        put_u64(&e, a->pending_count);
-    }
-    put_u64(&e, l->transfer_count);
-    for (uint32_t i = 0; i < l->transfer_count; i++) encode_transfer(&e, &l->transfers[i]);
-    put_u64(&e, l->history_head);
-    uint64_t kept = l->history_head < l->limits.history_max ? l->history_head : l->limits.history_max;
-    for (uint64_t s = l->history_head - kept; s < l->history_head; s++) {
-        const struct ldg_posting *p = &l->history[s % l->limits.history_max];
-        ORTAK_ASSERT(p->seq == s);
-        put_u64(&e, p->timestamp);
-        put_i128(&e, p->balance_after);
-        put_u64(&e, (uint64_t)p->amount);
-        put_u64(&e, p->prev);
-        put_u64(&e, p->next);
-        put_u64(&e, (uint64_t)p->account | (uint64_t)p->transfer << 32);
-    }
 }

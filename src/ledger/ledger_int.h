@@ -17,6 +17,7 @@
 
 #include "base/arena.h"
 #include "base/idmap.h"
+#include "base/slice.h"
 #include "ortak/config.h"
 #include "ortak/engine.h"
 #include "ortak/ledger.h"
@@ -169,10 +170,21 @@ uint32_t ortak__ledger_transfer_chain(struct ortak_ledger *l, const struct ortak
                                       struct ortak_result *results, struct ortak__out *out);
 
 void ortak__ledger_encode(const struct ortak_ledger *l, ortak_sink_fn sink, void *ctx);
+/*
+ * Rebuilds the state of a freshly initialised ledger from its canonical encoding, read from `*cur` (advanced past
+ * what was read). Checks everything it reads: counts within limits, indices in range, currencies equal to the
+ * configuration, and every balance equal to the sum of the transfers booked on it. Returns ORTAK_OK or
+ * ORTAK_CORRUPT (the ledger is then to be freed, not used).
+ */
+ortak_rc ortak__ledger_decode(struct ortak_ledger *l, struct ortak_slice *cur);
 
 /* Helpers shared between ledger files. */
 ortak_u128 ortak__bic_key(const char *bic);
 struct ortak_event *ortak__event_push(struct ortak__out *out, uint32_t kind);
 int ortak__ledger_currency_index(const struct ortak_ledger *l, const char *code);
+bool ortak__name_valid(const char *name);
+ortak_u128 ortak__owner_key(uint32_t participant, uint32_t currency, uint32_t kind);
+/* Opens the pending slot (and expiry heap entry) of booked pending transfer `x`. False when the pool is full. */
+bool ortak__ledger_pending_open(struct ortak_ledger *l, uint32_t x);
 
 #endif

@@ -102,15 +102,18 @@ static void heap_remove(struct ortak_ledger *l, uint32_t slot) {
     heap_down(l, pend(l, last)->heap_pos);
 }
 
-/* Takes a pending slot for transfer `x`. Returns false when the pool is full. */
-static bool pending_open(struct ortak_ledger *l, uint32_t x) {
+static ortak_time_ns pending_expires_at(const struct ldg_transfer *t) {
+    return t->t.timeout_s ? t->timestamp + (uint64_t)t->t.timeout_s * ORTAK_NS_PER_S : 0;
+}
+
+bool ortak__ledger_pending_open(struct ortak_ledger *l, uint32_t x) {
     uint32_t slot = ortak_pool_take(&l->pending_pool);
     if (slot == UINT32_MAX) return false;
     struct ldg_transfer *t = &l->transfers[x];
     struct ldg_pending *p = pend(l, slot);
     p->transfer = x;
     p->heap_pos = UINT32_MAX;
-    p->expires_at = t->t.timeout_s ? t->timestamp + (uint64_t)t->t.timeout_s * ORTAK_NS_PER_S : 0;
+    p->expires_at = pending_expires_at(t);
     t->pending_slot = slot;
     if (p->expires_at) heap_push(l, slot);
     return true;
@@ -122,10 +125,6 @@ static void pending_close(struct ortak_ledger *l, struct ldg_transfer *t) {
     if (pend(l, slot)->heap_pos != UINT32_MAX) heap_remove(l, slot);
     ortak_pool_give(&l->pending_pool, slot);
     t->pending_slot = UINT32_MAX;
-}
-
-static ortak_time_ns pending_expires_at(const struct ldg_transfer *t) {
-    return t->t.timeout_s ? t->timestamp + (uint64_t)t->t.timeout_s * ORTAK_NS_PER_S : 0;
 }
 
 /* ---- records and history ----------------------------------------------------------------------------------- */
@@ -255,7 +254,7 @@ static ortak_rc book_new(struct ortak_ledger *l, const struct ortak_transfer *t,
     *cfield += amount;
     struct ortak_event *ev;
     if (pending) {
-        bool opened = pending_open(l, x);
+        bool opened = ortak__ledger_pending_open(l, x);
         ORTAK_ASSERT(opened); /* capacity was checked above */
         rec->pending_state = ORTAK_PENDING_STATE_OPEN;
         d->pending_count++;
@@ -377,7 +376,7 @@ static void rollback(struct ortak_ledger *l) {
         if (u->target != UINT32_MAX) {
             struct ldg_transfer *p = &l->transfers[u->target];
             p->pending_state = ORTAK_PENDING_STATE_OPEN;
-            bool opened = pending_open(l, u->target);
+            bool opened = ortak__ledger_pending_open(l, u->target);
             ORTAK_ASSERT(opened); /* the slot it gave back is free again */
         }
     }
