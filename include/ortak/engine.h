@@ -126,6 +126,17 @@ ortak_time_ns ortak_engine_now(const struct ortak_engine *e);
 typedef void (*ortak_sink_fn)(void *ctx, const void *data, size_t len);
 void ortak_engine_encode(const struct ortak_engine *e, ortak_sink_fn sink, void *ctx);
 
+/*
+ * Batch encoding: the bytes the journal stores for a batch of commands (little-endian, documented in
+ * docs/formats/journal.md). ortak_batch_encode writes at most ortak_batch_encoded_size_max(n) bytes and returns how
+ * many; it cannot fail for commands whose text fields are NUL-terminated within their arrays (asserted).
+ * ortak_batch_decode reads a whole payload into at most `cap` commands: ORTAK_OK, or ORTAK_CORRUPT for anything
+ * that is not exactly one well-formed batch (unknown kind, unterminated text, trailing bytes, more than `cap`).
+ */
+size_t ortak_batch_encoded_size_max(uint32_t n);
+size_t ortak_batch_encode(const struct ortak_cmd *cmds, uint32_t n, void *buf, size_t cap);
+ortak_rc ortak_batch_decode(const void *buf, size_t len, struct ortak_cmd *cmds, uint32_t cap, uint32_t *n);
+
 /* SHA-256 of the canonical encoding. */
 void ortak_engine_state_hash(const struct ortak_engine *e, uint8_t out[32]);
 

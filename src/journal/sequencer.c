@@ -1,0 +1,284 @@
+/*
+ * The sequencer: callers' command submissions -> batches with sequence numbers and timestamps -> journal (group
+ * commit) -> engine -> results back to the callers.
+ *
+ * Two threads. The journal thread takes every submission waiting, forms batches (at most batch_max commands; a
+ * submission is never split), stamps each batch with engine time, appends it to the journal, and syncs once for
+ * the whole group: every batch that arrived while the previous sync ran shares the next one. Only then does it
+ * hand the batches to the engine thread, which applies them in sequence order and releases each caller. So the
+ * engine never holds a state that is not durable, and no result leaves before its batch is on disk (write-ahead).
+ * Applying one group overlaps with journaling the next.
+ *
+ * One mutex guards the queues; the engine has its own lock so that queries from other threads see it between
+ * batches only.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/assert.h"
+#include "base/log.h"
+#include "journal_int.h"
+
+#define SLOTS 4 /* batches journaled and waiting for the engine */
+
+struct submission {
+    struct ortak_cmd *cmds;
+    struct ortak_result *results;
+    uint32_t n;
+    uint64_t seq;
+    bool done;
+    pthread_cond_t cv;
+    struct submission *next;
+};
+
+struct slot {
+    struct ortak_cmd *cmds;
+    struct ortak_result *results;
+    uint32_t n;
+    struct submission *subs;        /* in batch order, linked through `next` */
+    struct ortak_journal_head head; /* the journal after this batch */
+};
+
+struct ortak_sequencer {
+    struct ortak_engine *e;
+    struct ortak_journal *j;
+    char dir[JNL_DIR_LEN_MAX + 1];
+    struct ortak_sequencer_options opt;
+    uint32_t batch_max;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* submissions waiting, or stop */
+    pthread_cond_t slot_cv; /* a slot filled (engine) or freed (journal) */
+    struct submission *queue_head, *queue_tail;
+    struct slot slots[SLOTS];
+    uint32_t slot_filled, slot_applied; /* counters; slot index = counter % SLOTS */
+    bool stopping, journal_done;
+
+    pthread_mutex_t engine_mu;
+    pthread_t journal_thread, engine_thread;
+    unsigned char *encode_buf;
+    ortak_time_ns last_ts;
+    uint64_t batches_applied;
+};
+
+static ortak_time_ns real_clock(void *ctx) {
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (ortak_time_ns)ts.tv_sec * ORTAK_NS_PER_S + (ortak_time_ns)ts.tv_nsec;
+}
+
+/* ---- the journal thread ------------------------------------------------------------------------------------ */
+
+/* Moves whole submissions from the queue into slot `sl` while they fit. Called with the mutex held. */
+static void batch_fill(struct ortak_sequencer *s, struct slot *sl) {
+    struct submission **tail = &sl->subs;
+    sl->n = 0;
+    sl->subs = NULL;
+    while (s->queue_head && sl->n + s->queue_head->n <= s->batch_max) {
+        struct submission *sub = s->queue_head;
+        s->queue_head = sub->next;
+        if (!s->queue_head) s->queue_tail = NULL;
+        sub->next = NULL;
+        memcpy(sl->cmds + sl->n, sub->cmds, sub->n * sizeof *sub->cmds);
+        sl->n += sub->n;
+        *tail = sub;
+        tail = &sub->next;
+        /* A submission ending in an open chain closes the batch, so the chain cannot swallow the next caller's. */
+        const struct ortak_cmd *last = &sub->cmds[sub->n - 1];
+        if (last->kind == ORTAK_CMD_TRANSFER && (last->u.transfer.flags & ORTAK_TRANSFER_LINKED)) break;
+    }
+}
+
+static void batch_journal(struct ortak_sequencer *s, struct slot *sl) {
+    ortak_time_ns now = s->opt.clock ? s->opt.clock(s->opt.clock_ctx) : real_clock(NULL);
+    if (now < s->last_ts) now = s->last_ts;
+    s->last_ts = now;
+    for (uint32_t i = 0; i < sl->n; i++) sl->cmds[i].timestamp = now;
+    size_t len = ortak_batch_encode(sl->cmds, sl->n, s->encode_buf, ortak_batch_encoded_size_max(s->batch_max));
+    uint64_t seq;
+    ortak_rc rc = ortak_journal_append(s->j, now, s->encode_buf, (uint32_t)len, &seq);
+    ORTAK_ASSERT(rc == ORTAK_OK); /* payload_max was checked against batch_max at start */
+    ortak_journal_head_get(s->j, &sl->head);
+}
+
+static void *journal_main(void *arg) {
+    struct ortak_sequencer *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->queue_head && !s->stopping) pthread_cond_wait(&s->work_cv, &s->mu);
+        if (!s->queue_head) break;
+        if (s->opt.group_delay_us) {
+            /* A short wait lets more callers join this group; bounded so latency stays bounded. */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += (long)s->opt.group_delay_us * 1000;
+            until.tv_sec += until.tv_nsec / 1000000000;
+            until.tv_nsec %= 1000000000;
+            pthread_cond_timedwait(&s->work_cv, &s->mu, &until);
+        }
+        /* Journal every batch that fits in the free slots, then one sync for all of them. */
+        uint32_t first = s->slot_filled, filled = first;
+        while (s->queue_head) {
+            while (filled - s->slot_applied >= SLOTS) pthread_cond_wait(&s->slot_cv, &s->mu);
+            struct slot *sl = &s->slots[filled % SLOTS];
+            batch_fill(s, sl);
+            pthread_mutex_unlock(&s->mu);
+            batch_journal(s, sl);
+            pthread_mutex_lock(&s->mu);
+            filled++;
+            if (filled - first == SLOTS) break;
+        }
+        pthread_mutex_unlock(&s->mu);
+        ortak_journal_sync(s->j);
+        pthread_mutex_lock(&s->mu);
+        s->slot_filled = filled;
+        pthread_cond_broadcast(&s->slot_cv);
+    }
+    s->journal_done = true;
+    pthread_cond_broadcast(&s->slot_cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- the engine thread ------------------------------------------------------------------------------------- */
+
+static void batch_apply(struct ortak_sequencer *s, struct slot *sl) {
+    pthread_mutex_lock(&s->engine_mu);
+    ortak_rc rc = ortak_engine_apply(s->e, sl->cmds, sl->n, sl->results);
+    ORTAK_ASSERT(rc == ORTAK_OK);
+    if (s->opt.on_events) {
+        uint32_t nev;
+        const struct ortak_event *ev = ortak_engine_events(s->e, &nev);
+        s->opt.on_events(s->opt.events_ctx, sl->head.seq, ev, nev);
+    }
+    s->batches_applied++;
+    if (s->opt.snapshot_every && s->batches_applied % s->opt.snapshot_every == 0)
+        ortak_snapshot_write(s->dir, NULL, s->e, &sl->head, s->opt.snapshots_keep);
+    pthread_mutex_unlock(&s->engine_mu);
+}
+
+static void *engine_main(void *arg) {
+    struct ortak_sequencer *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->slot_applied == s->slot_filled && !s->journal_done) pthread_cond_wait(&s->slot_cv, &s->mu);
+        if (s->slot_applied == s->slot_filled) break;
+        struct slot *sl = &s->slots[s->slot_applied % SLOTS];
+        pthread_mutex_unlock(&s->mu);
+        batch_apply(s, sl);
+        pthread_mutex_lock(&s->mu);
+        uint32_t off = 0;
+        for (struct submission *sub = sl->subs, *next; sub; sub = next) {
+            next = sub->next;
+            memcpy(sub->results, sl->results + off, sub->n * sizeof *sub->results);
+            for (uint32_t i = 0; i < sub->n; i++) {
+                if (sub->results[i].fail_index != UINT32_MAX) sub->results[i].fail_index -= off;
+            }
+            off += sub->n;
+            sub->seq = sl->head.seq;
+            sub->done = true;
+            pthread_cond_signal(&sub->cv);
+        }
+        s->slot_applied++;
+        pthread_cond_broadcast(&s->slot_cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- the API ----------------------------------------------------------------------------------------------- */
+
+ortak_rc ortak_sequencer_submit(struct ortak_sequencer *s, struct ortak_cmd *cmds, uint32_t n,
+                                struct ortak_result *results, uint64_t *seq) {
+    if (n > s->batch_max) return ORTAK_BATCH_TOO_LARGE;
+    if (n == 0) return ORTAK_OK;
+    struct submission sub = {.cmds = cmds, .results = results, .n = n};
+    pthread_cond_init(&sub.cv, NULL);
+    pthread_mutex_lock(&s->mu);
+    ORTAK_ASSERT(!s->stopping);
+    if (s->queue_tail)
+        s->queue_tail->next = &sub;
+    else
+        s->queue_head = &sub;
+    s->queue_tail = &sub;
+    pthread_cond_signal(&s->work_cv);
+    while (!sub.done) pthread_cond_wait(&sub.cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    pthread_cond_destroy(&sub.cv);
+    if (seq) *seq = sub.seq;
+    return ORTAK_OK;
+}
+
+void ortak_sequencer_query(struct ortak_sequencer *s, void (*fn)(const struct ortak_engine *e, void *ctx), void *ctx) {
+    pthread_mutex_lock(&s->engine_mu);
+    fn(s->e, ctx);
+    pthread_mutex_unlock(&s->engine_mu);
+}
+
+static void sequencer_free(struct ortak_sequencer *s) {
+    for (int i = 0; i < SLOTS; i++) {
+        free(s->slots[i].cmds);
+        free(s->slots[i].results);
+    }
+    free(s->encode_buf);
+    free(s);
+}
+
+ortak_rc ortak_sequencer_start(struct ortak_engine *e, struct ortak_journal *j, const char *dir,
+                               const struct ortak_sequencer_options *opt, struct ortak_sequencer **out) {
+    *out = NULL;
+    struct ortak_sequencer *s = calloc(1, sizeof *s);
+    if (!s) return ORTAK_NOMEM;
+    s->e = e;
+    s->j = j;
+    ORTAK_ASSERT(strlen(dir) <= JNL_DIR_LEN_MAX);
+    memcpy(s->dir, dir, strlen(dir) + 1);
+    if (opt) s->opt = *opt;
+    s->batch_max = ortak_engine_config(e)->limits.batch_max;
+    if (ortak_batch_encoded_size_max(s->batch_max) > ortak_journal_payload_max(j)) {
+        free(s);
+        return ORTAK_INVALID;
+    }
+    s->encode_buf = malloc(ortak_batch_encoded_size_max(s->batch_max));
+    bool ok = s->encode_buf != NULL;
+    for (int i = 0; ok && i < SLOTS; i++) {
+        s->slots[i].cmds = calloc(s->batch_max, sizeof *s->slots[i].cmds);
+        s->slots[i].results = calloc(s->batch_max, sizeof *s->slots[i].results);
+        ok = s->slots[i].cmds && s->slots[i].results;
+    }
+    if (!ok) {
+        sequencer_free(s);
+        return ORTAK_NOMEM;
+    }
+    struct ortak_journal_head head;
+    ortak_journal_head_get(j, &head);
+    s->last_ts = head.timestamp > ortak_engine_now(e) ? head.timestamp : ortak_engine_now(e);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->engine_mu, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->slot_cv, NULL);
+    pthread_create(&s->journal_thread, NULL, journal_main, s);
+    pthread_create(&s->engine_thread, NULL, engine_main, s);
+    *out = s;
+    return ORTAK_OK;
+}
+
+void ortak_sequencer_stop(struct ortak_sequencer *s, struct ortak_engine **e, struct ortak_journal **j) {
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->journal_thread, NULL);
+    pthread_join(s->engine_thread, NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->engine_mu);
+    pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->slot_cv);
+    if (e) *e = s->e;
+    if (j) *j = s->j;
+    sequencer_free(s);
+}
