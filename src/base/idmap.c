@@ -46,6 +46,10 @@ bool ortak_idmap_get(const struct ortak_idmap *m, ortak_u128 key, uint32_t *valu
     }
 }
 
+void ortak_idmap_prefetch(const struct ortak_idmap *m, ortak_u128 key) {
+    __builtin_prefetch(&m->slots[slot_of(m, key)]);
+}
+
 int ortak_idmap_put(struct ortak_idmap *m, ortak_u128 key, uint32_t value) {
     ORTAK_ASSERT(key != 0);
     uint32_t i = slot_of(m, key);

@@ -38,6 +38,8 @@ bool ortak_idmap_get(const struct ortak_idmap *m, ortak_u128 key, uint32_t *valu
  * holds `cap` entries. The key must not be 0.
  */
 int ortak_idmap_put(struct ortak_idmap *m, ortak_u128 key, uint32_t value);
+/* Starts loading the slot where `key` would be, so that a lookup shortly after finds it in cache. */
+void ortak_idmap_prefetch(const struct ortak_idmap *m, ortak_u128 key);
 /* Removes `key`. Returns true when it was present. */
 bool ortak_idmap_del(struct ortak_idmap *m, ortak_u128 key);
 void ortak_idmap_clear(struct ortak_idmap *m);

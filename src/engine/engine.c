@@ -95,6 +95,14 @@ ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds
                             struct ortak_result *results) {
     if (n > e->cfg.limits.batch_max) return ORTAK_BATCH_TOO_LARGE;
     struct ortak__out out = {.now = e->now, .events = e->events, .events_cap = e->events_cap};
+    /*
+     * The transfer id table is large and looked up at random: loading the slot of a transfer a few commands ahead
+     * overlaps its cache miss with the work on the current one.
+     */
+    enum { PREFETCH_AHEAD = 8 };
+    for (uint32_t k = 0; k < n && k < PREFETCH_AHEAD; k++) {
+        if (cmds[k].kind == ORTAK_CMD_TRANSFER) ortak__ledger_prefetch(&e->ledger, &cmds[k].u.transfer);
+    }
     uint32_t i = 0;
     while (i < n) {
         const struct ortak_cmd *cmd = &cmds[i];
@@ -105,7 +113,11 @@ ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds
         }
         if (cmd->kind == ORTAK_CMD_TRANSFER) {
             /* The chain checks each member's timestamp itself, so that a bad one fails the whole chain. */
-            i = ortak__ledger_transfer_chain(&e->ledger, cmds, i, n, results, &out);
+            uint32_t next = ortak__ledger_transfer_chain(&e->ledger, cmds, i, n, results, &out);
+            for (uint32_t k = i + PREFETCH_AHEAD; k < next + PREFETCH_AHEAD && k < n; k++) {
+                if (cmds[k].kind == ORTAK_CMD_TRANSFER) ortak__ledger_prefetch(&e->ledger, &cmds[k].u.transfer);
+            }
+            i = next;
             continue;
         }
         results[i] = (struct ortak_result){.fail_index = UINT32_MAX};

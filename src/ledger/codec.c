@@ -94,7 +94,7 @@ void ortak__ledger_encode(const struct ortak_ledger *l, ortak_sink_fn sink, void
     put_u64(&e, l->history_head);
     put_u64(&e, kept);
     for (uint64_t s = l->history_head - kept; s < l->history_head; s++) {
-        const struct ldg_posting *p = &l->history[s % l->limits.history_max];
+        const struct ldg_posting *p = ortak__history_at(l, s);
         ORTAK_ASSERT(p->seq == s);
         encode_posting(&e, p);
     }
@@ -296,7 +296,7 @@ static bool decode_history(struct ortak_ledger *l, struct dec *d) {
         if (p.account >= l->account_count || p.transfer >= l->transfer_count || p.prev > p.seq ||
             (p.next != 0 && p.next <= p.seq + 1))
             return false;
-        if (k >= skip) l->history[p.seq % l->limits.history_max] = p;
+        if (k >= skip) *ortak__history_at(l, p.seq) = p;
     }
     return !d->bad;
 }

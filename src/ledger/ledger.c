@@ -32,7 +32,10 @@ int ortak__ledger_init(struct ortak_ledger *l, const struct ortak_config *cfg) {
     l->accounts = ortak__calloc_array(lim->accounts_max, sizeof *l->accounts);
     l->transfers = ortak__calloc_array(lim->transfers_max, sizeof *l->transfers);
     l->heap = ortak__calloc_array(lim->pending_max, sizeof *l->heap);
-    l->history = ortak__calloc_array(lim->history_max, sizeof *l->history);
+    uint64_t history_slots = 1;
+    while (history_slots < lim->history_max) history_slots <<= 1;
+    l->history_mask = history_slots - 1;
+    l->history = ortak__calloc_array(history_slots, sizeof *l->history);
     l->undo = ortak__calloc_array(lim->batch_max, sizeof *l->undo);
     l->staged = ortak__calloc_array((size_t)lim->batch_max * 2, sizeof *l->staged);
     if (!l->participants || !l->accounts || !l->transfers || !l->heap || !l->history || !l->undo || !l->staged)
@@ -69,7 +72,7 @@ size_t ortak__ledger_memory_bytes(const struct ortak_ledger *l) {
     size_t map_slot = sizeof(struct ortak_idmap_slot);
     return (size_t)m->participants_max * sizeof *l->participants + (size_t)m->accounts_max * sizeof *l->accounts +
            (size_t)m->transfers_max * sizeof *l->transfers + (size_t)m->pending_max * sizeof *l->heap +
-           (size_t)m->history_max * sizeof *l->history + (size_t)m->batch_max * sizeof *l->undo +
+           ((size_t)l->history_mask + 1) * sizeof *l->history + (size_t)m->batch_max * sizeof *l->undo +
            (size_t)m->batch_max * 2 * sizeof *l->staged +
            ((size_t)l->bic_map.mask + 1 + (size_t)l->account_map.mask + 1 + (size_t)l->owner_map.mask + 1 +
             (size_t)l->transfer_map.mask + 1) *

@@ -120,12 +120,14 @@ struct ortak_ledger {
     uint32_t *heap;                 /* pending slots, min-heap by (expires_at, transfer) */
     uint32_t heap_len;
 
-    struct ldg_posting *history;
+    struct ldg_posting *history; /* history_mask + 1 slots: a power of two >= history_max, indexed by seq & mask */
+    uint64_t history_mask;
     uint64_t history_head; /* seq of the next posting */
 
     /* Chain scratch, sized from batch_max. */
     struct ldg_undo *undo;
     uint32_t undo_len;
+    bool undo_on; /* inside a chain of two or more: a lone transfer fails before it changes anything */
     struct ldg_staged_posting *staged;
     uint32_t staged_len;
 };
@@ -169,6 +171,9 @@ ortak_rc ortak__ledger_reserve_set(struct ortak_ledger *l, const struct ortak_ac
 uint32_t ortak__ledger_transfer_chain(struct ortak_ledger *l, const struct ortak_cmd *cmds, uint32_t i, uint32_t n,
                                       struct ortak_result *results, struct ortak__out *out);
 
+/* Starts loading what applying transfer `t` will touch first (its id's hash slot), to overlap cache misses. */
+void ortak__ledger_prefetch(const struct ortak_ledger *l, const struct ortak_transfer *t);
+
 void ortak__ledger_encode(const struct ortak_ledger *l, ortak_sink_fn sink, void *ctx);
 /*
  * Rebuilds the state of a freshly initialised ledger from its canonical encoding, read from `*cur` (advanced past
@@ -179,6 +184,9 @@ void ortak__ledger_encode(const struct ortak_ledger *l, ortak_sink_fn sink, void
 ortak_rc ortak__ledger_decode(struct ortak_ledger *l, struct ortak_slice *cur);
 
 /* Helpers shared between ledger files. */
+static inline struct ldg_posting *ortak__history_at(const struct ortak_ledger *l, uint64_t seq) {
+    return &l->history[seq & l->history_mask];
+}
 ortak_u128 ortak__bic_key(const char *bic);
 struct ortak_event *ortak__event_push(struct ortak__out *out, uint32_t kind);
 int ortak__ledger_currency_index(const struct ortak_ledger *l, const char *code);

@@ -155,9 +155,7 @@ static bool history_held(const struct ortak_ledger *l, uint64_t seq) {
     return seq < l->history_head && l->history_head - seq <= l->limits.history_max;
 }
 
-static struct ldg_posting *history_at(const struct ortak_ledger *l, uint64_t seq) {
-    return &l->history[seq % l->limits.history_max];
-}
+static struct ldg_posting *history_at(const struct ortak_ledger *l, uint64_t seq) { return ortak__history_at(l, seq); }
 
 static void stage_posting(struct ortak_ledger *l, uint32_t account, uint32_t transfer, int64_t amount) {
     ORTAK_ASSERT(l->staged_len < l->limits.batch_max * 2);
@@ -204,6 +202,7 @@ static ortak_rc account_resolve(const struct ortak_ledger *l, ortak_u128 id, uin
 }
 
 static void undo_open(struct ortak_ledger *l, uint32_t x, uint32_t dr, uint32_t cr, uint32_t target) {
+    if (!l->undo_on) return;
     ORTAK_ASSERT(l->undo_len < l->limits.batch_max);
     struct ldg_undo *u = &l->undo[l->undo_len++];
     u->transfer = x;
@@ -361,6 +360,10 @@ static ortak_rc transfer_one(struct ortak_ledger *l, const struct ortak_transfer
     return book_new(l, t, out);
 }
 
+void ortak__ledger_prefetch(const struct ortak_ledger *l, const struct ortak_transfer *t) {
+    ortak_idmap_prefetch(&l->transfer_map, t->id);
+}
+
 /* ---- chains ------------------------------------------------------------------------------------------------ */
 
 static void rollback(struct ortak_ledger *l) {
@@ -399,6 +402,7 @@ static uint32_t chain_end(const struct ortak_cmd *cmds, uint32_t i, uint32_t n) 
 static void chain_settle_member(struct ortak_ledger *l, const struct ortak_transfer *t, ortak_time_ns now,
                                 bool record_failures, struct ortak_result *r) {
     uint32_t idx;
+    r->flags = 0;
     if (id_valid(t->id) && ortak_idmap_get(&l->transfer_map, t->id, &idx)) {
         if (same_fields(&l->transfers[idx].t, t)) {
             r->rc = l->transfers[idx].rc;
@@ -419,6 +423,7 @@ uint32_t ortak__ledger_transfer_chain(struct ortak_ledger *l, const struct ortak
     uint32_t fail = UINT32_MAX;
     bool fail_replayed = false;
     ORTAK_ASSERT(l->undo_len == 0 && l->staged_len == 0);
+    l->undo_on = end > i || (cmds[end].u.transfer.flags & ORTAK_TRANSFER_LINKED);
 
     for (uint32_t k = i; k <= end; k++) {
         struct ortak_result *r = &results[k];
@@ -511,13 +516,19 @@ static void posting_info(const struct ortak_ledger *l, const struct ldg_posting 
     out->balance_after = p->balance_after;
 }
 
-/* The oldest held posting of the account with timestamp >= from_ns, as seq + 1 (0 = none). */
+/*
+ * The oldest held posting of the account with timestamp >= from_ns, as seq + 1 (0 = none). Sets *truncated when
+ * the account has evicted postings that may fall in the range: timestamps never decrease with seq, so every
+ * evicted posting is no later than the oldest posting still held, and the range can only reach them when it
+ * starts at or before that one.
+ */
 static uint64_t history_first(const struct ortak_ledger *l, const struct ldg_account *a, ortak_time_ns from_ns,
                               bool *truncated) {
     uint64_t first = 0;
     for (uint64_t cur = a->history_last; cur != 0;) {
         if (!history_held(l, cur - 1)) {
-            *truncated = true;
+            uint64_t oldest = l->history_head - l->limits.history_max;
+            *truncated = from_ns <= history_at(l, oldest)->timestamp;
             break;
         }
         const struct ldg_posting *p = history_at(l, cur - 1);

@@ -1,0 +1,127 @@
+/*
+ * Small helpers shared by the ledger unit tests: build engine commands, apply one command, read an account.
+ *
+ * Header-only (static inline) and independent of the test framework, so any test file can include it. Every
+ * builder returns a zeroed command with only the named fields set; string fields are copied with truncation to
+ * their field and always NUL-terminated, so a test can also pass deliberately bad (too long, lowercase) values.
+ */
+#ifndef ORTAK_TEST_UTIL_H
+#define ORTAK_TEST_UTIL_H
+
+#include <string.h>
+
+#include "ortak/engine.h"
+
+/* Copies `src` into the field `dst` of `cap` bytes: at most cap - 1 bytes, then NUL. */
+static inline void tu_copy(char *dst, size_t cap, const char *src) {
+    size_t len = strnlen(src, cap - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+static inline struct ortak_cmd tu_cmd(ortak_time_ns ts, uint32_t kind) {
+    struct ortak_cmd c;
+    memset(&c, 0, sizeof c);
+    c.timestamp = ts;
+    c.kind = kind;
+    return c;
+}
+
+/* ORTAK_CMD_TICK: only advances engine time (and so expires pending transfers). */
+static inline struct ortak_cmd tu_tick(ortak_time_ns ts) { return tu_cmd(ts, ORTAK_CMD_TICK); }
+
+/* Admits a participant; the country is taken from the BIC. */
+static inline struct ortak_cmd tu_participant(ortak_time_ns ts, const char *bic, const char *name, uint8_t role) {
+    struct ortak_cmd c = tu_cmd(ts, ORTAK_CMD_PARTICIPANT_CREATE);
+    tu_copy(c.u.participant_create.bic, sizeof c.u.participant_create.bic, bic);
+    tu_copy(c.u.participant_create.name, sizeof c.u.participant_create.name, name);
+    c.u.participant_create.role = role;
+    return c;
+}
+
+static inline struct ortak_cmd tu_status(ortak_time_ns ts, const char *bic, uint8_t status) {
+    struct ortak_cmd c = tu_cmd(ts, ORTAK_CMD_PARTICIPANT_SET_STATUS);
+    tu_copy(c.u.participant_status.bic, sizeof c.u.participant_status.bic, bic);
+    c.u.participant_status.status = status;
+    return c;
+}
+
+static inline struct ortak_cmd tu_account(ortak_time_ns ts, ortak_u128 id, const char *bic, const char *currency,
+                                          uint8_t kind) {
+    struct ortak_cmd c = tu_cmd(ts, ORTAK_CMD_ACCOUNT_CREATE);
+    c.u.account_create.id = id;
+    tu_copy(c.u.account_create.bic, sizeof c.u.account_create.bic, bic);
+    tu_copy(c.u.account_create.currency, sizeof c.u.account_create.currency, currency);
+    c.u.account_create.kind = kind;
+    return c;
+}
+
+/* ORTAK_CMD_ACCOUNT_CLOSE (amount unused), ORTAK_CMD_CREDIT_LINE_SET or ORTAK_CMD_RESERVE_SET. */
+static inline struct ortak_cmd tu_account_amount(ortak_time_ns ts, uint32_t kind, ortak_u128 account_id,
+                                                 int64_t amount) {
+    struct ortak_cmd c = tu_cmd(ts, kind);
+    c.u.account.account_id = account_id;
+    c.u.account.amount = amount;
+    return c;
+}
+
+/* A transfer of `amount` with `flags` (0 for a plain transfer). */
+static inline struct ortak_cmd tu_transfer(ortak_time_ns ts, ortak_u128 id, ortak_u128 debit, ortak_u128 credit,
+                                           uint64_t amount, uint16_t flags) {
+    struct ortak_cmd c = tu_cmd(ts, ORTAK_CMD_TRANSFER);
+    c.u.transfer.id = id;
+    c.u.transfer.debit_account_id = debit;
+    c.u.transfer.credit_account_id = credit;
+    c.u.transfer.amount = amount;
+    c.u.transfer.flags = flags;
+    return c;
+}
+
+/* A pending transfer (a hold) that expires after timeout_s seconds (0 = never). */
+static inline struct ortak_cmd tu_pending(ortak_time_ns ts, ortak_u128 id, ortak_u128 debit, ortak_u128 credit,
+                                          uint64_t amount, uint32_t timeout_s) {
+    struct ortak_cmd c = tu_transfer(ts, id, debit, credit, amount, ORTAK_TRANSFER_PENDING);
+    c.u.transfer.timeout_s = timeout_s;
+    return c;
+}
+
+/* Posts (ORTAK_TRANSFER_POST_PENDING) or voids (ORTAK_TRANSFER_VOID_PENDING) `pending_id`; accounts left 0. */
+static inline struct ortak_cmd tu_resolve(ortak_time_ns ts, ortak_u128 id, ortak_u128 pending_id, uint64_t amount,
+                                          uint16_t flags) {
+    struct ortak_cmd c = tu_transfer(ts, id, 0, 0, amount, flags);
+    c.u.transfer.pending_id = pending_id;
+    return c;
+}
+
+/* The transfer command `c` with ORTAK_TRANSFER_LINKED added: it chains to the next command of the batch. */
+static inline struct ortak_cmd tu_linked(struct ortak_cmd c) {
+    c.u.transfer.flags |= ORTAK_TRANSFER_LINKED;
+    return c;
+}
+
+/*
+ * Applies one command and returns its result. When the batch itself is refused (ortak_engine_apply does not
+ * return ORTAK_OK), the returned result carries that code with fail_index UINT32_MAX.
+ */
+static inline struct ortak_result tu_apply1(struct ortak_engine *e, const struct ortak_cmd *cmd) {
+    struct ortak_result r;
+    memset(&r, 0, sizeof r);
+    r.fail_index = UINT32_MAX;
+    ortak_rc rc = ortak_engine_apply(e, cmd, 1, &r);
+    if (rc != ORTAK_OK) r.rc = (uint32_t)rc;
+    return r;
+}
+
+/* The result code of applying one command. */
+static inline ortak_rc tu_apply1_rc(struct ortak_engine *e, struct ortak_cmd cmd) {
+    return (ortak_rc)tu_apply1(e, &cmd).rc;
+}
+
+/* The account's current view; all zero (id 0) when it does not exist. */
+static inline struct ortak_account_info tu_account_info(const struct ortak_engine *e, ortak_u128 id) {
+    struct ortak_account_info a;
+    if (ortak_ledger_account_get(ortak_engine_ledger(e), id, &a) != ORTAK_OK) memset(&a, 0, sizeof a);
+    return a;
+}
+
+#endif
