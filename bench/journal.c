@@ -1,0 +1,268 @@
+/*
+ * Journal benchmark: durable transfers per second and replay transfers per second.
+ *
+ *   bench_journal [--dir DIR] [--transfers N] [--batch N] [--json]
+ *
+ * durable   batches of `batch` transfers encoded, appended and synced one batch per sync (fdatasync), the worst
+ *           case for group commit; then the same through the sequencer with four submitting threads, which adds
+ *           the engine applying every batch after it is durable
+ * replay    a fresh engine rebuilt from the journal: read, checksum, hash chain, decode, apply
+ *
+ * Figures only; correctness is checked (every transfer booked, replayed state equal to the live state).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ortak/journal.h"
+
+#define ACCOUNTS 1000u
+
+struct args {
+    char dir[1024];
+    uint64_t transfers;
+    uint32_t batch;
+    bool json;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "bench_journal: %s\n", what);
+    exit(1);
+}
+
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
+    uint64_t v = 0;
+    if (!*s) return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return false;
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (max - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static void parse_args(int argc, char **argv, struct args *a) {
+    *a = (struct args){.transfers = 2000000, .batch = 8190};
+    snprintf(a->dir, sizeof a->dir, "bench-journal.%d", (int)getpid());
+    for (int i = 1; i < argc; i++) {
+        uint64_t v;
+        if (strcmp(argv[i], "--json") == 0) a->json = true;
+        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) snprintf(a->dir, sizeof a->dir, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--transfers") == 0 && i + 1 < argc && parse_u64(argv[++i], 1u << 27, &v) && v)
+            a->transfers = v;
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc && parse_u64(argv[++i], ORTAK_BATCH_LIMIT, &v) && v)
+            a->batch = (uint32_t)v;
+        else die("usage: bench_journal [--dir DIR] [--transfers N] [--batch N] [--json]");
+    }
+}
+
+static void config(struct ortak_config *cfg, const struct args *a) {
+    ortak_config_default(cfg);
+    cfg->limits.accounts_max = ACCOUNTS + 16;
+    cfg->limits.participants_max = ACCOUNTS + 16;
+    cfg->limits.transfers_max = (uint32_t)(a->transfers * 2 + ACCOUNTS + 16);
+    cfg->limits.history_max = 1u << 20;
+    cfg->limits.batch_max = ORTAK_BATCH_LIMIT;
+}
+
+/* Participants and funded settlement accounts, as one batch per 1,000 commands. */
+static uint32_t setup_cmds(struct ortak_cmd *c) {
+    uint32_t n = 0;
+    memset(c, 0, sizeof *c * (3 + 3 * ACCOUNTS));
+    c[n].kind = ORTAK_CMD_PARTICIPANT_CREATE;
+    strcpy(c[n].u.participant_create.bic, "NBRKKZKX");
+    strcpy(c[n].u.participant_create.name, "National Bank of Kazakhstan");
+    c[n++].u.participant_create.role = ORTAK_ROLE_CENTRAL_BANK;
+    c[n].kind = ORTAK_CMD_ACCOUNT_CREATE;
+    c[n++].u.account_create = (struct ortak_account_create){1, "NBRKKZKX", "KZT", ORTAK_ACCOUNT_ISSUANCE};
+    for (uint32_t i = 0; i < ACCOUNTS; i++) {
+        char bic[12];
+        snprintf(bic, sizeof bic, "B%03uKZKA", i);
+        c[n].kind = ORTAK_CMD_PARTICIPANT_CREATE;
+        strcpy(c[n].u.participant_create.bic, bic);
+        strcpy(c[n].u.participant_create.name, bic);
+        c[n++].u.participant_create.role = ORTAK_ROLE_BANK;
+        c[n].kind = ORTAK_CMD_ACCOUNT_CREATE;
+        c[n].u.account_create = (struct ortak_account_create){.id = 10 + i, .currency = "KZT",
+                                                              .kind = ORTAK_ACCOUNT_SETTLEMENT};
+        strcpy(c[n++].u.account_create.bic, bic);
+        c[n].kind = ORTAK_CMD_TRANSFER;
+        c[n++].u.transfer = (struct ortak_transfer){.id = ORTAK_U128(1, i), .debit_account_id = 1,
+                                                    .credit_account_id = 10 + i, .amount = UINT64_C(1) << 50};
+    }
+    return n;
+}
+
+static void fill_transfers(struct ortak_cmd *c, uint32_t n, uint64_t *next_id, uint64_t *rng) {
+    for (uint32_t i = 0; i < n; i++) {
+        *rng = *rng * 6364136223846793005u + 1442695040888963407u;
+        uint32_t d = (uint32_t)(*rng >> 33) % ACCOUNTS, k = (uint32_t)(*rng >> 13) % (ACCOUNTS - 1);
+        memset(&c[i], 0, sizeof c[i]);
+        c[i].kind = ORTAK_CMD_TRANSFER;
+        c[i].u.transfer.id = ORTAK_U128(2, ++*next_id);
+        c[i].u.transfer.debit_account_id = 10 + d;
+        c[i].u.transfer.credit_account_id = 10 + (d + 1 + k) % ACCOUNTS;
+        c[i].u.transfer.amount = 1 + (*rng >> 40) % 100000;
+    }
+}
+
+static void report(const struct args *a, const char *what, uint64_t n, double s) {
+    if (a->json)
+        printf("{\"bench\":\"journal\",\"scenario\":\"%s\",\"transfers\":%llu,\"seconds\":%.4f,"
+               "\"transfers_per_second\":%.0f}\n",
+               what, (unsigned long long)n, s, (double)n / s);
+    else
+        printf("%-34s %10llu transfers %8.3f s %12.0f transfers/s\n", what, (unsigned long long)n, s,
+               (double)n / s);
+}
+
+/* Journal alone: encode, append and sync, one sync per batch. */
+static void bench_durable(const struct args *a, const char *dir) {
+    struct ortak_journal_options jo = {.create = true};
+    struct ortak_journal *j;
+    struct ortak_journal_problem p;
+    if (ortak_journal_open(dir, &jo, 0, NULL, NULL, &j, &p) != ORTAK_OK) die(p.message);
+    struct ortak_cmd *c = calloc(ORTAK_BATCH_LIMIT > 3 + 3 * ACCOUNTS ? ORTAK_BATCH_LIMIT : 3 + 3 * ACCOUNTS,
+                                 sizeof *c);
+    unsigned char *buf = malloc(ortak_batch_encoded_size_max(ORTAK_BATCH_LIMIT));
+    uint64_t seq, next_id = 0, rng = 42, ts = 1;
+    uint32_t n = setup_cmds(c);
+    for (uint32_t i = 0; i < n; i++) c[i].timestamp = ts;
+    size_t len = ortak_batch_encode(c, n, buf, ortak_batch_encoded_size_max(n));
+    if (ortak_journal_append(j, ts, buf, (uint32_t)len, &seq) != ORTAK_OK) die("append");
+    ortak_journal_sync(j);
+    double t0 = now_s();
+    for (uint64_t done = 0; done < a->transfers; done += n) {
+        n = (uint32_t)(a->transfers - done < a->batch ? a->transfers - done : a->batch);
+        fill_transfers(c, n, &next_id, &rng);
+        ts++;
+        for (uint32_t i = 0; i < n; i++) c[i].timestamp = ts;
+        len = ortak_batch_encode(c, n, buf, ortak_batch_encoded_size_max(n));
+        if (ortak_journal_append(j, ts, buf, (uint32_t)len, &seq) != ORTAK_OK) die("append");
+        ortak_journal_sync(j);
+    }
+    report(a, "durable: journal, 1 sync per batch", a->transfers, now_s() - t0);
+    ortak_journal_close(j);
+    free(c);
+    free(buf);
+}
+
+struct submitter {
+    struct ortak_sequencer *s;
+    uint64_t transfers;
+    uint32_t batch;
+    uint64_t id_base;
+    uint64_t failed;
+};
+
+static void *submit_main(void *p) {
+    struct submitter *sb = p;
+    struct ortak_cmd *c = calloc(sb->batch, sizeof *c);
+    struct ortak_result *r = calloc(sb->batch, sizeof *r);
+    uint64_t next_id = sb->id_base, rng = sb->id_base;
+    for (uint64_t done = 0; done < sb->transfers;) {
+        uint32_t n = (uint32_t)(sb->transfers - done < sb->batch ? sb->transfers - done : sb->batch);
+        fill_transfers(c, n, &next_id, &rng);
+        if (ortak_sequencer_submit(sb->s, c, n, r, NULL) != ORTAK_OK) die("submit");
+        for (uint32_t i = 0; i < n; i++) sb->failed += r[i].rc != ORTAK_OK;
+        done += n;
+    }
+    free(c);
+    free(r);
+    return NULL;
+}
+
+/* The whole path: sequencer, journal with group commit, engine. Returns the live state hash. */
+static void bench_pipeline(const struct args *a, const char *dir, uint8_t live[32]) {
+    struct ortak_config cfg;
+    config(&cfg, a);
+    struct ortak_journal_options jo = {.create = true};
+    struct ortak_engine *e;
+    struct ortak_journal *j;
+    struct ortak_recovery rep;
+    struct ortak_journal_problem p;
+    if (ortak_recover(dir, &cfg, &jo, &e, &j, &rep, &p) != ORTAK_OK) die(p.message);
+    struct ortak_sequencer *s;
+    if (ortak_sequencer_start(e, j, dir, NULL, &s) != ORTAK_OK) die("sequencer");
+    struct ortak_cmd *c = calloc(3 + 3 * ACCOUNTS, sizeof *c);
+    struct ortak_result *r = calloc(3 + 3 * ACCOUNTS, sizeof *r);
+    uint32_t n = setup_cmds(c);
+    for (uint32_t off = 0; off < n; off += 999) /* setup in batches that stay well under batch_max */
+        ortak_sequencer_submit(s, c + off, n - off < 999 ? n - off : 999, r + off, NULL);
+    enum { SUBMITTERS = 4 };
+    struct submitter sb[SUBMITTERS];
+    pthread_t t[SUBMITTERS];
+    double t0 = now_s();
+    for (int i = 0; i < SUBMITTERS; i++) {
+        sb[i] = (struct submitter){s, a->transfers / SUBMITTERS, a->batch, (uint64_t)(i + 1) << 40, 0};
+        pthread_create(&t[i], NULL, submit_main, &sb[i]);
+    }
+    uint64_t failed = 0;
+    for (int i = 0; i < SUBMITTERS; i++) {
+        pthread_join(t[i], NULL);
+        failed += sb[i].failed;
+    }
+    report(a, "durable: sequencer + engine, 4 thr", a->transfers / SUBMITTERS * SUBMITTERS, now_s() - t0);
+    if (failed) die("some transfers failed");
+    ortak_sequencer_stop(s, &e, &j);
+    ortak_engine_state_hash(e, live);
+    ortak_journal_close(j);
+    ortak_engine_close(e);
+    free(c);
+    free(r);
+}
+
+static void bench_replay(const struct args *a, const char *dir, const uint8_t live[32]) {
+    struct ortak_config cfg;
+    config(&cfg, a);
+    struct ortak_journal_options jo = {0};
+    struct ortak_engine *e;
+    struct ortak_journal *j;
+    struct ortak_recovery rep;
+    struct ortak_journal_problem p;
+    double t0 = now_s();
+    if (ortak_recover(dir, &cfg, &jo, &e, &j, &rep, &p) != ORTAK_OK) die(p.message);
+    double s = now_s() - t0;
+    report(a, "replay: recover from the journal", rep.replayed_commands, s);
+    uint8_t h[32];
+    ortak_engine_state_hash(e, h);
+    if (memcmp(h, live, 32) != 0) die("replayed state differs from the live state");
+    ortak_journal_close(j);
+    ortak_engine_close(e);
+}
+
+static void remove_dir(const char *dir) {
+    char cmd[2100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "bench_journal: could not remove %s\n", dir);
+}
+
+int main(int argc, char **argv) {
+    struct args a;
+    parse_args(argc, argv, &a);
+    if (mkdir(a.dir, 0750) != 0 && errno != EEXIST) die("cannot create the directory");
+    char d1[1100], d2[1100];
+    snprintf(d1, sizeof d1, "%s/journal-only", a.dir);
+    snprintf(d2, sizeof d2, "%s/pipeline", a.dir);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!a.json) printf("bench_journal: %ld cores, batches of %u, directory %s\n", cpus, a.batch, a.dir);
+    bench_durable(&a, d1);
+    uint8_t live[32];
+    bench_pipeline(&a, d2, live);
+    bench_replay(&a, d2, live);
+    remove_dir(a.dir);
+    return 0;
+}
