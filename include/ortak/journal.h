@@ -200,7 +200,8 @@ struct ortak_sequencer;
 
 /*
  * Starts the journal thread and the engine thread. The sequencer takes over `e` and `j` (the caller must not use
- * them until ortak_sequencer_stop). `dir` is the journal directory, for snapshots. Returns ORTAK_OK or ORTAK_NOMEM.
+ * them until ortak_sequencer_stop). `dir` is the journal directory, for snapshots. Returns ORTAK_OK, ORTAK_NOMEM, or
+ * ORTAK_INVALID when the journal's records cannot hold a batch of the engine's batch_max commands.
  */
 ortak_rc ortak_sequencer_start(struct ortak_engine *e, struct ortak_journal *j, const char *dir,
                                const struct ortak_sequencer_options *opt, struct ortak_sequencer **out);

@@ -30,8 +30,10 @@
 struct ortak_journal {
     char dir[PATH_MAX];
     const struct ortak_fileops *ops;
-    uint64_t segment_bytes;
-    uint64_t group_bytes_max;
+    uint64_t segment_bytes;     /* from the options: for new segments */
+    uint64_t group_bytes_max;   /* likewise */
+    uint64_t cur_segment_bytes; /* of the segment being written, from its header */
+    uint64_t cur_group_bytes;   /* of the segment being written: never more than its header promises readers */
     int fd;
     char seg_path[PATH_MAX];
     uint64_t write_off; /* file offset of the first buffered byte */
@@ -129,6 +131,7 @@ struct scan {
     /* the last segment */
     uint64_t last_first_seq;
     uint64_t last_segment_bytes;
+    uint64_t last_group_bytes;
     uint64_t tail_off;
     uint64_t torn_bytes;
 };
@@ -240,7 +243,10 @@ static ortak_rc scan_records(struct scan *st, const char *name, const unsigned c
         bool torn;
         ortak_rc rc = check_record(st, name, p, off, seg_bytes, &torn);
         if (rc != ORTAK_OK) {
-            if (torn && tail_is_torn(st, is_last, buf, off, seg_bytes, group_max)) return ORTAK_OK;
+            if (torn && tail_is_torn(st, is_last, buf, off, seg_bytes, group_max)) {
+                ortak__journal_problem(st->problem, ORTAK_JP_NONE, "", 0, 0, "%s", ""); /* a torn tail is no problem */
+                return ORTAK_OK;
+            }
             return rc;
         }
         struct ortak_journal_record rec = {.seq = st->head.seq + 1,
@@ -280,6 +286,7 @@ static ortak_rc scan_segment(struct scan *st, uint64_t first_seq, bool is_last) 
     if (rc == ORTAK_OK) rc = scan_records(st, name, buf, seg_bytes, group_max, is_last);
     st->last_first_seq = first_seq;
     st->last_segment_bytes = seg_bytes;
+    st->last_group_bytes = group_max;
     free(buf);
     return rc;
 }
@@ -318,28 +325,12 @@ ortak_rc ortak_journal_scan(const char *dir, const struct ortak_fileops *ops, ui
 
 /* ---- writing ----------------------------------------------------------------------------------------------- */
 
-static int write_all(const struct ortak_fileops *ops, int fd, const void *buf, size_t len, uint64_t off) {
-    const unsigned char *p = buf;
-    while (len > 0) {
-        ssize_t n = ops->pwrite(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            if (n == 0) errno = EIO;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
 /*
  * Creates the segment that starts at `first_seq`: preallocated under a temporary name, header written and synced,
  * renamed into place, directory synced. On success the journal writes into it. Returns 0, or -1 with errno and
  * *what naming the step that failed.
  */
-static int segment_create(struct ortak_journal *j, uint64_t first_seq, const char **what) {
+static int segment_create(struct ortak_journal *j, uint64_t first_seq, const char **what, char *failed, size_t cap) {
     char name[64], tmp[PATH_MAX];
     segment_name(name, sizeof name, first_seq);
     ortak__path_join(j->seg_path, j->dir, name, NULL);
@@ -355,6 +346,7 @@ static int segment_create(struct ortak_journal *j, uint64_t first_seq, const cha
     ortak__le_put(h + 120, XXH3_64bits(h, 120), 8);
 
     *what = "create";
+    snprintf(failed, cap, "%s", tmp);
     int fd = j->ops->open(tmp, O_CREAT | O_EXCL | O_RDWR, 0640);
     if (fd < 0) return -1;
     int err = j->ops->fallocate(fd, 0, (off_t)j->segment_bytes);
@@ -364,15 +356,18 @@ static int segment_create(struct ortak_journal *j, uint64_t first_seq, const cha
         goto fail;
     }
     *what = "write header of";
-    if (write_all(j->ops, fd, h, sizeof h, 0) != 0) goto fail;
+    if (ortak__write_all(j->ops, fd, h, sizeof h, 0) != 0) goto fail;
     *what = "sync";
     if (j->ops->fsync(fd) != 0) goto fail;
     *what = "rename";
     if (j->ops->rename(tmp, j->seg_path) != 0) goto fail;
     *what = "sync directory of";
+    snprintf(failed, cap, "%s", j->dir);
     if (ortak__dir_sync(j->ops, j->dir) != 0) goto fail;
     j->fd = fd;
     j->write_off = JNL_SEG_HEADER;
+    j->cur_segment_bytes = j->segment_bytes;
+    j->cur_group_bytes = j->group_bytes_max;
     return 0;
 fail:
     err = errno;
@@ -383,7 +378,8 @@ fail:
 
 void ortak_journal_sync(struct ortak_journal *j) {
     if (j->buf_len == 0) return;
-    if (write_all(j->ops, j->fd, j->buf, j->buf_len, j->write_off) != 0) ortak__journal_fatal("write to", j->seg_path);
+    if (ortak__write_all(j->ops, j->fd, j->buf, j->buf_len, j->write_off) != 0)
+        ortak__journal_fatal("write to", j->seg_path);
     if (j->ops->fdatasync(j->fd) != 0) ortak__journal_fatal("fdatasync of", j->seg_path);
     j->write_off += j->buf_len;
     j->buf_len = 0;
@@ -394,7 +390,8 @@ static void segment_roll(struct ortak_journal *j) {
     if (j->ops->close(j->fd) != 0) ortak__journal_fatal("close of", j->seg_path);
     j->fd = -1;
     const char *what;
-    if (segment_create(j, j->head.seq + 1, &what) != 0) ortak__journal_fatal(what, j->seg_path);
+    char failed[PATH_MAX];
+    if (segment_create(j, j->head.seq + 1, &what, failed, sizeof failed) != 0) ortak__journal_fatal(what, failed);
 }
 
 uint32_t ortak_journal_payload_max(const struct ortak_journal *j) {
@@ -409,8 +406,9 @@ ortak_rc ortak_journal_append(struct ortak_journal *j, ortak_time_ns timestamp, 
     if (len > ortak_journal_payload_max(j)) return ORTAK_INVALID;
     ORTAK_ASSERT(timestamp >= j->head.timestamp);
     size_t rec = JNL_REC_HEADER + jnl_pad8(len);
-    if (j->buf_len + rec > j->group_bytes_max) ortak_journal_sync(j);
-    if (j->write_off + j->buf_len + rec > j->segment_bytes) segment_roll(j);
+    if (j->buf_len + rec > j->cur_group_bytes) ortak_journal_sync(j);
+    /* A new segment when the record does not fit, or when this segment's promise to readers is too small for it. */
+    if (j->write_off + j->buf_len + rec > j->cur_segment_bytes || rec > j->cur_group_bytes) segment_roll(j);
 
     unsigned char *p = j->buf + j->buf_len;
     memset(p, 0, rec);
@@ -434,6 +432,8 @@ ortak_rc ortak_journal_append(struct ortak_journal *j, ortak_time_ns timestamp, 
 void ortak_journal_head_get(const struct ortak_journal *j, struct ortak_journal_head *head) { *head = j->head; }
 
 uint64_t ortak_journal_torn_bytes(const struct ortak_journal *j) { return j->torn_bytes; }
+
+const struct ortak_fileops *ortak__journal_ops(const struct ortak_journal *j) { return j->ops; }
 
 void ortak_journal_close(struct ortak_journal *j) {
     if (!j) return;
@@ -487,9 +487,13 @@ static ortak_rc reopen_tail(struct ortak_journal *j, const struct scan *st, stru
                                       strerror(errno));
     j->write_off = st->tail_off;
     j->torn_bytes = st->torn_bytes;
+    /* Keep the promises the segment's header made to readers, whatever the options say now. */
+    j->cur_segment_bytes = st->last_segment_bytes;
+    j->cur_group_bytes = st->last_group_bytes < j->group_bytes_max ? st->last_group_bytes : j->group_bytes_max;
     if (st->torn_bytes == 0) return ORTAK_OK;
     unsigned char *zeros = calloc(1, st->torn_bytes);
-    if (!zeros || write_all(j->ops, j->fd, zeros, st->torn_bytes, st->tail_off) != 0 || j->ops->fdatasync(j->fd) != 0) {
+    if (!zeros || ortak__write_all(j->ops, j->fd, zeros, st->torn_bytes, st->tail_off) != 0 ||
+        j->ops->fdatasync(j->fd) != 0) {
         free(zeros);
         return ortak__journal_problem(problem, ORTAK_JP_IO, name, st->tail_off, st->head.seq + 1,
                                       "cannot cut off the torn tail of %s: %s", j->seg_path, strerror(errno));
@@ -534,21 +538,24 @@ ortak_rc ortak_journal_open(const char *dir, const struct ortak_journal_options 
     uint32_t segments = ls.segment_count;
     free(ls.segments);
     if (rc != ORTAK_OK) goto fail;
-    remove_leftovers(j);
     j->head = st.head;
     if (segments == 0) {
         const char *what;
+        char failed[PATH_MAX];
         if (!create) {
             rc = ortak__journal_problem(problem, ORTAK_JP_EMPTY, "", 0, 0, "%s holds no journal", dir);
             goto fail;
         }
-        if (segment_create(j, j->head.seq + 1, &what) != 0) {
-            rc = ortak__journal_problem(problem, ORTAK_JP_IO, "", 0, 0, "cannot %s %s: %s", what, j->seg_path,
+        remove_leftovers(j);
+        if (segment_create(j, j->head.seq + 1, &what, failed, sizeof failed) != 0) {
+            rc = ortak__journal_problem(problem, ORTAK_JP_IO, "", 0, 0, "cannot %s %s: %s", what, failed,
                                         strerror(errno));
             goto fail;
         }
     } else if ((rc = reopen_tail(j, &st, problem)) != ORTAK_OK) {
         goto fail;
+    } else {
+        remove_leftovers(j);
     }
     *out = j;
     return ORTAK_OK;

@@ -48,6 +48,12 @@ _Noreturn void ortak__journal_fatal(const char *what, const char *path);
 /* Syncs a directory so that a create, rename or unlink in it is durable. Returns 0 or -1 with errno. */
 int ortak__dir_sync(const struct ortak_fileops *ops, const char *dir);
 
+/* Writes all of `buf` at `off`, retrying short and interrupted writes. Returns 0, or -1 with errno. */
+int ortak__write_all(const struct ortak_fileops *ops, int fd, const void *buf, size_t len, uint64_t off);
+
+/* The file operations a journal was opened with. */
+const struct ortak_fileops *ortak__journal_ops(const struct ortak_journal *j);
+
 /* Reads a whole file into a new buffer (freed by the caller). Returns 0, or -1 with errno. */
 int ortak__file_read_all(const struct ortak_fileops *ops, const char *path, unsigned char **buf, size_t *len,
                          size_t max);

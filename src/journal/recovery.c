@@ -59,8 +59,13 @@ ortak_rc ortak_recover(const char *dir, const struct ortak_config *cfg, const st
         rc = ORTAK_NOMEM;
         goto done;
     }
-    rc = ortak_journal_open(dir, opt, snap.head.seq, replay_record, &r, j, problem);
-    if (rc != ORTAK_OK) goto done;
+    /* A separate report, so that a snapshot passed over above stays reported when the journal is fine. */
+    struct ortak_journal_problem jp;
+    rc = ortak_journal_open(dir, opt, snap.head.seq, replay_record, &r, j, &jp);
+    if (rc != ORTAK_OK) {
+        if (problem) *problem = jp;
+        goto done;
+    }
     ortak_journal_head_get(*j, &report->head);
     report->torn_bytes = ortak_journal_torn_bytes(*j);
     if (report->head.seq < snap.head.seq ||

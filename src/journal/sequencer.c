@@ -157,7 +157,7 @@ static void batch_apply(struct ortak_sequencer *s, struct slot *sl) {
     }
     s->batches_applied++;
     if (s->opt.snapshot_every && s->batches_applied % s->opt.snapshot_every == 0)
-        ortak_snapshot_write(s->dir, NULL, s->e, &sl->head, s->opt.snapshots_keep);
+        ortak_snapshot_write(s->dir, ortak__journal_ops(s->j), s->e, &sl->head, s->opt.snapshots_keep);
     pthread_mutex_unlock(&s->engine_mu);
 }
 

@@ -34,14 +34,8 @@ struct snap_writer {
 };
 
 static void snap_flush(struct snap_writer *w) {
-    size_t done = 0;
-    while (done < w->len) {
-        ssize_t n = w->ops->pwrite(w->fd, w->buf + done, w->len - done, (off_t)w->off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) ortak__journal_fatal("write to", w->path);
-        done += (size_t)n;
-        w->off += (uint64_t)n;
-    }
+    if (ortak__write_all(w->ops, w->fd, w->buf, w->len, w->off) != 0) ortak__journal_fatal("write to", w->path);
+    w->off += w->len;
     w->len = 0;
 }
 
@@ -149,7 +143,7 @@ void ortak_snapshot_write(const char *dir, const struct ortak_fileops *ops, cons
     sha256_digest(&w->sha, 32, state_hash);
     unsigned char h[JNL_SNAP_HEADER];
     snap_header(h, head, state_hash, w->off - JNL_SNAP_HEADER, XXH3_64bits_digest(&w->xxh));
-    if (ops->pwrite(w->fd, h, sizeof h, 0) != (ssize_t)sizeof h) ortak__journal_fatal("write to", tmp);
+    if (ortak__write_all(ops, w->fd, h, sizeof h, 0) != 0) ortak__journal_fatal("write to", tmp);
     if (ops->fsync(w->fd) != 0) ortak__journal_fatal("fsync of", tmp);
     if (ops->close(w->fd) != 0) ortak__journal_fatal("close of", tmp);
     free(w);

@@ -128,3 +128,19 @@ void ortak__path_join(char *out, const char *dir, const char *name, const char *
     int n = snprintf(out, PATH_MAX, "%s/%s%s", dir, name, suffix ? suffix : "");
     ORTAK_ASSERT(n > 0 && n < PATH_MAX);
 }
+
+int ortak__write_all(const struct ortak_fileops *ops, int fd, const void *buf, size_t len, uint64_t off) {
+    const unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = ops->pwrite(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n == 0) errno = EIO;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
