@@ -459,7 +459,19 @@ uint32_t ortak__ledger_transfer_chain(struct ortak_ledger *l, const struct ortak
     out->events_len = events_mark;
     ortak_rc fail_rc = (ortak_rc)results[fail].rc;
     bool record_failures = !fail_replayed && rc_recordable(fail_rc);
+    /*
+     * A refusal is an outcome only once it is recorded. Without room to record every member, the answer is the
+     * transient TRANSFERS_FULL instead, and a retry may still succeed.
+     */
+    if (record_failures && l->limits.transfers_max - l->transfer_count < end - i + 1) {
+        record_failures = false;
+        fail_rc = ORTAK_TRANSFERS_FULL;
+        results[fail].rc = fail_rc;
+        results[fail].flags = 0;
+    }
     for (uint32_t k = i; k <= end; k++) {
+        /* Members after the failing one were not applied, but engine time still reaches their timestamps. */
+        if (k > fail && cmds[k].timestamp > out->now) out->now = cmds[k].timestamp;
         if (k == fail) {
             if (record_failures) record(l, &cmds[k].u.transfer, out->now, fail_rc);
         } else {
