@@ -47,8 +47,13 @@ void ortak_arena_free(struct ortak_arena *a) {
 
 void *ortak_arena_alloc(struct ortak_arena *a, size_t size, size_t align) {
     ORTAK_ASSERT(align && (align & (align - 1)) == 0);
-    size_t start = (a->used + align - 1) & ~(align - 1);
-    if (start < a->used || start > a->cap || size > a->cap - start) return NULL;
+    if (!a->base) return NULL;
+    /* Align the address, not the offset: the block itself is only as aligned as malloc makes it. */
+    uintptr_t base = (uintptr_t)a->base, at = base + a->used;
+    uintptr_t aligned = (at + align - 1) & ~(uintptr_t)(align - 1);
+    if (aligned < at) return NULL;
+    size_t start = (size_t)(aligned - base);
+    if (start > a->cap || size > a->cap - start) return NULL;
     a->used = start + size;
     void *p = a->base + start;
     memset(p, 0, size);

@@ -31,7 +31,7 @@ bool ortak_slice_parse_u64(struct ortak_slice s, uint64_t max, uint64_t *out) {
         char c = s.ptr[i];
         if (c < '0' || c > '9') return false;
         uint64_t d = (uint64_t)(c - '0');
-        if (v > (max - d) / 10) return false;
+        if (d > max || v > (max - d) / 10) return false;
         v = v * 10 + d;
     }
     *out = v;

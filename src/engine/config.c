@@ -92,10 +92,12 @@ struct parse_state {
     struct ortak_config *c;
     char *err;
     size_t err_cap;
+    uint8_t keys_seen[ORTAK_CURRENCIES_LIMIT]; /* per currency, a bit per key: a key given twice is an error */
 };
 
+/* Writes the message unless one is there already: the first problem found is the one reported. */
 __attribute__((format(printf, 3, 4))) static void fail(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || cap == 0) return;
+    if (!err || cap == 0 || err[0] != '\0') return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, cap, fmt, ap);
@@ -151,9 +153,26 @@ static struct ortak_currency_config *section_currency(struct parse_state *st, co
     return cur;
 }
 
+static const char *const currency_keys[] = {"numeric", "minor_units", "agent", "agent_name"};
+
+/* A key given twice for one currency (a repeated section, say) would silently override: refuse it. */
+static bool currency_key_first(struct parse_state *st, const struct ortak_currency_config *cur, const char *name) {
+    uint8_t *seen = &st->keys_seen[cur - st->c->currencies];
+    for (unsigned k = 0; k < sizeof currency_keys / sizeof currency_keys[0]; k++) {
+        if (strcmp(name, currency_keys[k]) != 0) continue;
+        if (*seen & (1u << k)) return false;
+        *seen = (uint8_t)(*seen | (1u << k));
+    }
+    return true;
+}
+
 static int parse_currency(struct parse_state *st, const char *section, const char *name, struct ortak_slice v) {
     struct ortak_currency_config *cur = section_currency(st, section);
     if (!cur) return 0;
+    if (!currency_key_first(st, cur, name)) {
+        fail(st->err, st->err_cap, "[%s] %s is given twice", section, name);
+        return 0;
+    }
     uint64_t n;
     if (strcmp(name, "numeric") == 0) {
         if (!ortak_slice_parse_u64(v, 999, &n)) goto bad;
@@ -201,7 +220,7 @@ ortak_rc ortak_config_parse(struct ortak_config *c, const char *text, size_t len
     memcpy(copy, text, len);
     copy[len] = '\0';
     char msg[256] = "";
-    struct parse_state st = {c, msg, sizeof msg};
+    struct parse_state st = {.c = c, .err = msg, .err_cap = sizeof msg};
     int line = ini_parse_string(copy, config_ini_handler, &st);
     free(copy);
     if (line != 0) {
@@ -244,6 +263,15 @@ void ortak_config_default(struct ortak_config *c) {
     ORTAK_ASSERT(rc == ORTAK_OK);
 }
 
+/* Non-empty, without control characters (the rule for participant names too). */
+static bool text_valid(const char *s) {
+    if (*s == '\0') return false;
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return false;
+    }
+    return true;
+}
+
 static bool upper3(const char *s) {
     for (int i = 0; i < 3; i++) {
         if (s[i] < 'A' || s[i] > 'Z') return false;
@@ -265,8 +293,12 @@ static ortak_rc check_currency(const struct ortak_config *c, uint32_t i, char *e
         fail(err, cap, "currency %s: agent '%s' is not a valid BIC", cur->code, cur->agent_bic);
         return ORTAK_CONFIG_INVALID;
     }
-    if (cur->agent_name[0] == '\0') {
-        fail(err, cap, "currency %s: agent_name missing", cur->code);
+    if (!text_valid(cur->agent_name)) {
+        fail(err, cap, "currency %s: agent_name missing or holds control characters", cur->code);
+        return ORTAK_CONFIG_INVALID;
+    }
+    if (cur->minor_units > 4) {
+        fail(err, cap, "currency %s: minor_units %u is outside 0..4", cur->code, cur->minor_units);
         return ORTAK_CONFIG_INVALID;
     }
     for (uint32_t j = 0; j < i; j++) {
@@ -280,6 +312,7 @@ static ortak_rc check_currency(const struct ortak_config *c, uint32_t i, char *e
 }
 
 ortak_rc ortak_config_check(const struct ortak_config *c, char *err, size_t err_cap) {
+    if (err && err_cap) err[0] = '\0';
     for (size_t i = 0; i < sizeof limit_keys / sizeof limit_keys[0]; i++) {
         uint32_t v = *(const uint32_t *)((const char *)&c->limits + limit_keys[i].offset);
         if (v == 0 || v > limit_keys[i].hard) {

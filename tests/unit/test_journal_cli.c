@@ -72,7 +72,7 @@ static void make_journal(const char *dir) {
 }
 
 /* Runs the ortak command; returns its exit code and puts its output (stdout and stderr) in `out`. */
-static int run(char *out, size_t cap, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int run(char *out, size_t cap, const char *fmt, ...) {
     char args[1024], cmd[1400];
     va_list ap;
     va_start(ap, fmt);
