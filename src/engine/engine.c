@@ -91,20 +91,25 @@ static ortak_rc apply_one(struct ortak_ledger *l, const struct ortak_cmd *cmd, s
     }
 }
 
+/*
+ * The transfer id table is large and read at random, so each lookup would wait for memory. Loading the slots of the
+ * transfers a few commands ahead overlaps those waits with the work on the current command.
+ */
+static void prefetch_ahead(const struct ortak_ledger *l, const struct ortak_cmd *cmds, uint32_t n, uint32_t i,
+                           uint32_t *next) {
+    enum { AHEAD = 8 };
+    for (; *next < n && *next < i + AHEAD; (*next)++) {
+        if (cmds[*next].kind == ORTAK_CMD_TRANSFER) ortak__ledger_prefetch(l, &cmds[*next].u.transfer);
+    }
+}
+
 ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32_t n,
                             struct ortak_result *results) {
     if (n > e->cfg.limits.batch_max) return ORTAK_BATCH_TOO_LARGE;
     struct ortak__out out = {.now = e->now, .events = e->events, .events_cap = e->events_cap};
-    /*
-     * The transfer id table is large and looked up at random: loading the slot of a transfer a few commands ahead
-     * overlaps its cache miss with the work on the current one.
-     */
-    enum { PREFETCH_AHEAD = 8 };
-    for (uint32_t k = 0; k < n && k < PREFETCH_AHEAD; k++) {
-        if (cmds[k].kind == ORTAK_CMD_TRANSFER) ortak__ledger_prefetch(&e->ledger, &cmds[k].u.transfer);
-    }
-    uint32_t i = 0;
+    uint32_t i = 0, prefetched = 0;
     while (i < n) {
+        prefetch_ahead(&e->ledger, cmds, n, i, &prefetched);
         const struct ortak_cmd *cmd = &cmds[i];
         out.cmd_index = i;
         if (cmd->timestamp >= out.now) {
@@ -113,11 +118,7 @@ ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds
         }
         if (cmd->kind == ORTAK_CMD_TRANSFER) {
             /* The chain checks each member's timestamp itself, so that a bad one fails the whole chain. */
-            uint32_t next = ortak__ledger_transfer_chain(&e->ledger, cmds, i, n, results, &out);
-            for (uint32_t k = i + PREFETCH_AHEAD; k < next + PREFETCH_AHEAD && k < n; k++) {
-                if (cmds[k].kind == ORTAK_CMD_TRANSFER) ortak__ledger_prefetch(&e->ledger, &cmds[k].u.transfer);
-            }
-            i = next;
+            i = ortak__ledger_transfer_chain(&e->ledger, cmds, i, n, results, &out);
             continue;
         }
         results[i] = (struct ortak_result){.fail_index = UINT32_MAX};

@@ -37,11 +37,11 @@ static void encode_currency(struct enc *e, const struct ldg_currency *c) {
     put_bytes(e, c->cfg.agent_bic, 12);
 }
 
-static void encode_participant(struct enc *e, const struct ldg_participant *p) {
+static void encode_participant(struct enc *e, const struct ldg_participant *p, uint8_t status) {
     put_bytes(e, p->bic, 12);
     put_bytes(e, p->name, sizeof p->name);
     put_bytes(e, p->country, 3);
-    put_u64(e, (uint64_t)p->role | (uint64_t)p->status << 8);
+    put_u64(e, (uint64_t)p->role | (uint64_t)status << 8);
 }
 
 static void encode_account(struct enc *e, const struct ldg_account *a) {
@@ -85,7 +85,8 @@ void ortak__ledger_encode(const struct ortak_ledger *l, ortak_sink_fn sink, void
     put_u64(&e, l->currency_count);
     for (uint32_t i = 0; i < l->currency_count; i++) encode_currency(&e, &l->currencies[i]);
     put_u64(&e, l->participant_count);
-    for (uint32_t i = 0; i < l->participant_count; i++) encode_participant(&e, &l->participants[i]);
+    for (uint32_t i = 0; i < l->participant_count; i++)
+        encode_participant(&e, &l->participants[i], l->participant_status[i]);
     put_u64(&e, l->account_count);
     for (uint32_t i = 0; i < l->account_count; i++) encode_account(&e, &l->accounts[i]);
     put_u64(&e, l->transfer_count);
@@ -174,11 +175,12 @@ static bool decode_participants(struct ortak_ledger *l, struct dec *d) {
         get_bytes(d, p->country, 3);
         uint64_t v = get_u64(d);
         p->role = (uint8_t)v;
-        p->status = (uint8_t)(v >> 8);
+        uint8_t status = (uint8_t)(v >> 8);
+        l->participant_status[i] = status;
         if (d->bad || !terminated(p->bic, 12) || !ortak_bic_valid(p->bic) || !terminated(p->name, sizeof p->name) ||
             !ortak__name_valid(p->name) || !terminated(p->country, 3) || !ortak_country_valid(p->country) ||
             v >> 16 != 0 || p->role < ORTAK_ROLE_OPERATOR || p->role > ORTAK_ROLE_FX_PROVIDER ||
-            p->status < ORTAK_PARTICIPANT_ACTIVE || p->status > ORTAK_PARTICIPANT_CLOSED)
+            status < ORTAK_PARTICIPANT_ACTIVE || status > ORTAK_PARTICIPANT_CLOSED)
             return false;
         if (ortak_idmap_put(&l->bic_map, ortak__bic_key(p->bic), i) != 0) return false;
         l->participant_count = i + 1;

@@ -29,6 +29,7 @@ int ortak__ledger_init(struct ortak_ledger *l, const struct ortak_config *cfg) {
         l->currencies[i].agent = -1;
     }
     l->participants = ortak__calloc_array(lim->participants_max, sizeof *l->participants);
+    l->participant_status = ortak__calloc_array(lim->participants_max, sizeof *l->participant_status);
     l->accounts = ortak__calloc_array(lim->accounts_max, sizeof *l->accounts);
     l->transfers = ortak__calloc_array(lim->transfers_max, sizeof *l->transfers);
     l->heap = ortak__calloc_array(lim->pending_max, sizeof *l->heap);
@@ -38,7 +39,8 @@ int ortak__ledger_init(struct ortak_ledger *l, const struct ortak_config *cfg) {
     l->history = ortak__calloc_array(history_slots, sizeof *l->history);
     l->undo = ortak__calloc_array(lim->batch_max, sizeof *l->undo);
     l->staged = ortak__calloc_array((size_t)lim->batch_max * 2, sizeof *l->staged);
-    if (!l->participants || !l->accounts || !l->transfers || !l->heap || !l->history || !l->undo || !l->staged)
+    if (!l->participants || !l->participant_status || !l->accounts || !l->transfers || !l->heap || !l->history ||
+        !l->undo || !l->staged)
         goto fail;
     if (ortak_idmap_init(&l->bic_map, lim->participants_max, cfg->hash_seed) != 0) goto fail;
     if (ortak_idmap_init(&l->account_map, lim->accounts_max, cfg->hash_seed) != 0) goto fail;
@@ -53,6 +55,7 @@ fail:
 
 void ortak__ledger_free(struct ortak_ledger *l) {
     free(l->participants);
+    free(l->participant_status);
     free(l->accounts);
     free(l->transfers);
     free(l->heap);
@@ -70,10 +73,10 @@ void ortak__ledger_free(struct ortak_ledger *l) {
 size_t ortak__ledger_memory_bytes(const struct ortak_ledger *l) {
     const struct ortak_limits *m = &l->limits;
     size_t map_slot = sizeof(struct ortak_idmap_slot);
-    return (size_t)m->participants_max * sizeof *l->participants + (size_t)m->accounts_max * sizeof *l->accounts +
-           (size_t)m->transfers_max * sizeof *l->transfers + (size_t)m->pending_max * sizeof *l->heap +
-           ((size_t)l->history_mask + 1) * sizeof *l->history + (size_t)m->batch_max * sizeof *l->undo +
-           (size_t)m->batch_max * 2 * sizeof *l->staged +
+    return (size_t)m->participants_max * (sizeof *l->participants + sizeof *l->participant_status) +
+           (size_t)m->accounts_max * sizeof *l->accounts + (size_t)m->transfers_max * sizeof *l->transfers +
+           (size_t)m->pending_max * sizeof *l->heap + ((size_t)l->history_mask + 1) * sizeof *l->history +
+           (size_t)m->batch_max * sizeof *l->undo + (size_t)m->batch_max * 2 * sizeof *l->staged +
            ((size_t)l->bic_map.mask + 1 + (size_t)l->account_map.mask + 1 + (size_t)l->owner_map.mask + 1 +
             (size_t)l->transfer_map.mask + 1) *
                map_slot +
@@ -143,7 +146,7 @@ ortak_rc ortak__ledger_participant_create(struct ortak_ledger *l, const struct o
     memcpy(p->name, c->name, strnlen(c->name, ORTAK_NAME_LEN_LIMIT));
     memcpy(p->country, country, 2);
     p->role = c->role;
-    p->status = ORTAK_PARTICIPANT_ACTIVE;
+    l->participant_status[idx] = ORTAK_PARTICIPANT_ACTIVE;
     int rc = ortak_idmap_put(&l->bic_map, ortak__bic_key(p->bic), idx);
     ORTAK_ASSERT(rc == 0);
     if (p->role == ORTAK_ROLE_CENTRAL_BANK) {
@@ -154,7 +157,7 @@ ortak_rc ortak__ledger_participant_create(struct ortak_ledger *l, const struct o
     }
     struct ortak_event *ev = ortak__event_push(out, ORTAK_EV_PARTICIPANT_CREATED);
     event_bic(ev, p->bic);
-    ev->status = p->status;
+    ev->status = l->participant_status[idx];
     return ORTAK_OK;
 }
 
@@ -165,11 +168,11 @@ ortak_rc ortak__ledger_participant_set_status(struct ortak_ledger *l, const stru
     if (rc != ORTAK_OK) return rc;
     struct ldg_participant *p = &l->participants[idx];
     if (c->status < ORTAK_PARTICIPANT_ACTIVE || c->status > ORTAK_PARTICIPANT_CLOSED) return ORTAK_STATUS_INVALID;
-    if (p->status == ORTAK_PARTICIPANT_CLOSED) return ORTAK_STATUS_INVALID; /* closing is final */
-    p->status = c->status;
+    if (l->participant_status[idx] == ORTAK_PARTICIPANT_CLOSED) return ORTAK_STATUS_INVALID; /* closing is final */
+    l->participant_status[idx] = c->status;
     struct ortak_event *ev = ortak__event_push(out, ORTAK_EV_PARTICIPANT_STATUS);
     event_bic(ev, p->bic);
-    ev->status = p->status;
+    ev->status = l->participant_status[idx];
     return ORTAK_OK;
 }
 
@@ -197,7 +200,7 @@ ortak_rc ortak__ledger_account_create(struct ortak_ledger *l, const struct ortak
         bool same = a->participant == pidx && a->currency == (uint16_t)cur && a->kind == c->kind;
         return same ? ORTAK_ACCOUNT_EXISTS : ORTAK_ACCOUNT_EXISTS_DIFFERENT;
     }
-    if (l->participants[pidx].status != ORTAK_PARTICIPANT_ACTIVE) return ORTAK_PARTICIPANT_NOT_ACTIVE;
+    if (l->participant_status[pidx] != ORTAK_PARTICIPANT_ACTIVE) return ORTAK_PARTICIPANT_NOT_ACTIVE;
     if (c->kind == ORTAK_ACCOUNT_ISSUANCE && l->currencies[cur].agent != (int32_t)pidx) return ORTAK_ISSUANCE_NOT_AGENT;
     ortak_u128 okey = ortak__owner_key(pidx, (uint32_t)cur, c->kind);
     if (ortak_idmap_get(&l->owner_map, okey, &existing)) return ORTAK_ACCOUNT_KIND_TAKEN;
@@ -320,7 +323,7 @@ void ortak_ledger_participant_at(const struct ortak_ledger *l, uint32_t i, struc
     memcpy(out->name, p->name, sizeof out->name);
     memcpy(out->country, p->country, sizeof out->country);
     out->role = p->role;
-    out->status = p->status;
+    out->status = l->participant_status[i];
     out->index = i;
 }
 

@@ -225,8 +225,8 @@ static ortak_rc book_new(struct ortak_ledger *l, const struct ortak_transfer *t,
     if (d->currency != c->currency) return ORTAK_CURRENCY_MISMATCH;
     if (d->status != ORTAK_ACCOUNT_STATUS_ACTIVE || c->status != ORTAK_ACCOUNT_STATUS_ACTIVE)
         return ORTAK_ACCOUNT_CLOSED;
-    if (l->participants[d->participant].status != ORTAK_PARTICIPANT_ACTIVE ||
-        l->participants[c->participant].status != ORTAK_PARTICIPANT_ACTIVE)
+    if (l->participant_status[d->participant] != ORTAK_PARTICIPANT_ACTIVE ||
+        l->participant_status[c->participant] != ORTAK_PARTICIPANT_ACTIVE)
         return ORTAK_PARTICIPANT_NOT_ACTIVE;
     ortak_i128 amount = (ortak_i128)t->amount;
     if (d->kind != ORTAK_ACCOUNT_ISSUANCE) {
