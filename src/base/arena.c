@@ -19,17 +19,23 @@
  */
 #define HUGE_PAGE (UINT64_C(2) << 20)
 
-void *ortak__calloc_array(size_t count, size_t size) {
-    if (count == 0 || size == 0) return calloc(1, 1);
-    if (count > SIZE_MAX / size) return NULL;
-    size_t bytes = count * size;
-    if (bytes < HUGE_PAGE) return calloc(count, size);
+void *ortak__alloc_large(size_t bytes) {
+    if (bytes < HUGE_PAGE) return malloc(bytes ? bytes : 1);
     void *p;
     if (posix_memalign(&p, HUGE_PAGE, bytes) != 0) return NULL;
 #ifdef MADV_HUGEPAGE
     madvise(p, bytes, MADV_HUGEPAGE); /* advice only: without huge pages everything still works */
 #endif
-    memset(p, 0, bytes);
+    return p;
+}
+
+void *ortak__calloc_array(size_t count, size_t size) {
+    if (count == 0 || size == 0) return calloc(1, 1);
+    if (count > SIZE_MAX / size) return NULL;
+    size_t bytes = count * size;
+    if (bytes < HUGE_PAGE) return calloc(count, size);
+    void *p = ortak__alloc_large(bytes);
+    if (p) memset(p, 0, bytes);
     return p;
 }
 

@@ -43,7 +43,12 @@ void ortak_pool_give(struct ortak_pool *p, uint32_t i);
 void *ortak_pool_at(const struct ortak_pool *p, uint32_t i);
 uint32_t ortak_pool_used(const struct ortak_pool *p);
 
-/* calloc with an overflow check on count * size; NULL on overflow or exhaustion. */
+/*
+ * calloc with an overflow check on count * size; NULL on overflow or exhaustion. Blocks of 2 MiB and more are
+ * aligned for transparent huge pages and zeroed at once (so every page is taken now). Release with free().
+ */
 void *ortak__calloc_array(size_t count, size_t size);
+/* `bytes` not zeroed, aligned for transparent huge pages when large (for big I/O buffers). Release with free(). */
+void *ortak__alloc_large(size_t bytes);
 
 #endif

@@ -134,6 +134,8 @@ struct scan {
     uint64_t last_group_bytes;
     uint64_t tail_off;
     uint64_t torn_bytes;
+    unsigned char *buf; /* one read buffer for every segment */
+    size_t buf_cap;
 };
 
 static bool all_zero(const unsigned char *p, size_t n) {
@@ -276,27 +278,26 @@ static ortak_rc scan_segment(struct scan *st, uint64_t first_seq, bool is_last) 
     char name[64], path[PATH_MAX];
     segment_name(name, sizeof name, first_seq);
     ortak__path_join(path, st->dir, name, NULL);
-    unsigned char *buf;
     size_t len;
-    if (ortak__file_read_all(st->ops, path, &buf, &len, JNL_SEGMENT_BYTES_MAX) != 0)
+    if (ortak__file_read_all(st->ops, path, &st->buf, &st->buf_cap, &len, JNL_SEGMENT_BYTES_MAX) != 0)
         return ortak__journal_problem(st->problem, ORTAK_JP_IO, name, 0, st->head.seq + 1, "cannot read %s: %s", path,
                                       strerror(errno));
     uint64_t seg_bytes = 0, group_max = 0;
-    ortak_rc rc = check_segment_header(st, name, first_seq, buf, len, &seg_bytes, &group_max);
-    if (rc == ORTAK_OK) rc = scan_records(st, name, buf, seg_bytes, group_max, is_last);
+    ortak_rc rc = check_segment_header(st, name, first_seq, st->buf, len, &seg_bytes, &group_max);
+    if (rc == ORTAK_OK) rc = scan_records(st, name, st->buf, seg_bytes, group_max, is_last);
     st->last_first_seq = first_seq;
     st->last_segment_bytes = seg_bytes;
     st->last_group_bytes = group_max;
-    free(buf);
     return rc;
 }
 
 static ortak_rc scan_all(struct scan *st, struct listing *ls) {
-    for (uint32_t i = 0; i < ls->segment_count; i++) {
-        ortak_rc rc = scan_segment(st, ls->segments[i], i + 1 == ls->segment_count);
-        if (rc != ORTAK_OK) return rc;
-    }
-    return ORTAK_OK;
+    ortak_rc rc = ORTAK_OK;
+    for (uint32_t i = 0; i < ls->segment_count && rc == ORTAK_OK; i++)
+        rc = scan_segment(st, ls->segments[i], i + 1 == ls->segment_count);
+    free(st->buf);
+    st->buf = NULL;
+    return rc;
 }
 
 ortak_rc ortak_journal_scan(const char *dir, const struct ortak_fileops *ops, uint64_t from_seq,

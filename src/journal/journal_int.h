@@ -54,9 +54,13 @@ int ortak__write_all(const struct ortak_fileops *ops, int fd, const void *buf, s
 /* The file operations a journal was opened with. */
 const struct ortak_fileops *ortak__journal_ops(const struct ortak_journal *j);
 
-/* Reads a whole file into a new buffer (freed by the caller). Returns 0, or -1 with errno. */
-int ortak__file_read_all(const struct ortak_fileops *ops, const char *path, unsigned char **buf, size_t *len,
-                         size_t max);
+/*
+ * Reads a whole file of at most `max` bytes into *buf, which holds *cap bytes and is replaced by a larger one when
+ * needed (so one buffer serves a whole scan: fresh memory costs a page fault per page). The caller frees *buf.
+ * Returns 0 with *len set, or -1 with errno.
+ */
+int ortak__file_read_all(const struct ortak_fileops *ops, const char *path, unsigned char **buf, size_t *cap,
+                         size_t *len, size_t max);
 
 /*
  * Writes "dir/name" (and an optional suffix) into `out` (PATH_MAX bytes). Directories are checked to be short

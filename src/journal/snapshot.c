@@ -161,10 +161,13 @@ static ortak_rc snapshot_check(const char *dir, const struct ortak_fileops *ops,
     char name[64], path[PATH_MAX];
     snapshot_name(name, sizeof name, seq);
     ortak__path_join(path, dir, name, NULL);
-    unsigned char *buf;
-    size_t len;
-    if (ortak__file_read_all(ops, path, &buf, &len, SNAP_BYTES_MAX) != 0)
-        return ortak__journal_problem(problem, ORTAK_JP_IO, name, 0, seq, "cannot read %s: %s", path, strerror(errno));
+    unsigned char *buf = NULL;
+    size_t len, cap = 0;
+    if (ortak__file_read_all(ops, path, &buf, &cap, &len, SNAP_BYTES_MAX) != 0) {
+        int err = errno;
+        free(buf);
+        return ortak__journal_problem(problem, ORTAK_JP_IO, name, 0, seq, "cannot read %s: %s", path, strerror(err));
+    }
     ortak_rc rc = ORTAK_CORRUPT;
     const char *why = NULL;
     uint8_t digest[32];

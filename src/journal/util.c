@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/arena.h"
 #include "base/assert.h"
 #include "base/log.h"
 #include "journal_int.h"
@@ -73,9 +74,8 @@ int ortak__dir_sync(const struct ortak_fileops *ops, const char *dir) {
     return rc;
 }
 
-int ortak__file_read_all(const struct ortak_fileops *ops, const char *path, unsigned char **buf, size_t *len,
-                         size_t max) {
-    *buf = NULL;
+int ortak__file_read_all(const struct ortak_fileops *ops, const char *path, unsigned char **buf, size_t *cap,
+                         size_t *len, size_t max) {
     *len = 0;
     int fd = ops->open(path, O_RDONLY, 0);
     if (fd < 0) return -1;
@@ -85,8 +85,13 @@ int ortak__file_read_all(const struct ortak_fileops *ops, const char *path, unsi
         goto fail;
     }
     size_t size = (size_t)st.st_size;
-    *buf = malloc(size ? size : 1);
-    if (!*buf) goto fail;
+    if (size > *cap || !*buf) {
+        free(*buf);
+        *cap = 0;
+        *buf = ortak__alloc_large(size);
+        if (!*buf) goto fail;
+        *cap = size;
+    }
     size_t got = 0;
     while (got < size) {
         ssize_t n = ops->pread(fd, *buf + got, size - got, (off_t)got);
@@ -102,8 +107,6 @@ int ortak__file_read_all(const struct ortak_fileops *ops, const char *path, unsi
     return 0;
 fail : {
     int err = errno;
-    free(*buf);
-    *buf = NULL;
     ops->close(fd);
     errno = err;
     return -1;
