@@ -21,6 +21,7 @@
 
 #include "ortak/config.h"
 #include "ortak/ledger.h"
+#include "ortak/settle.h"
 
 enum ortak_cmd_kind {
     ORTAK_CMD_TICK = 1,
@@ -31,6 +32,11 @@ enum ortak_cmd_kind {
     ORTAK_CMD_TRANSFER,
     ORTAK_CMD_CREDIT_LINE_SET,
     ORTAK_CMD_RESERVE_SET,
+    ORTAK_CMD_PAYMENT_SUBMIT,
+    ORTAK_CMD_PAYMENT_CANCEL,
+    ORTAK_CMD_PAYMENT_PRIORITY,
+    ORTAK_CMD_PAYMENT_MOVE,
+    ORTAK_CMD_CUTOFF,
 };
 
 struct ortak_cmd {
@@ -42,12 +48,17 @@ struct ortak_cmd {
         struct ortak_participant_set_status participant_status;
         struct ortak_account_create account_create;
         struct ortak_account_amount account; /* close, credit line, reserve */
+        struct ortak_payment payment;
+        struct ortak_payment_control control; /* cancel, priority, move */
+        struct ortak_cutoff cutoff;
     } u;
 };
 
 enum {
     /* The command repeated an id already booked or refused with identical fields: this is the first outcome. */
     ORTAK_RESULT_REPLAYED = 1u << 0,
+    /* A payment accepted but not settled: it waits in its payer's queue. */
+    ORTAK_RESULT_QUEUED = 1u << 1,
 };
 
 struct ortak_result {
@@ -62,13 +73,20 @@ enum ortak_event_kind {
     ORTAK_EV_PARTICIPANT_STATUS,
     ORTAK_EV_ACCOUNT_CREATED,
     ORTAK_EV_ACCOUNT_CLOSED,
-    ORTAK_EV_TRANSFER_POSTED, /* a plain transfer booked: amount moved */
-    ORTAK_EV_PENDING_CREATED, /* amount held */
-    ORTAK_EV_PENDING_POSTED,  /* id = the posting transfer, ref = the pending one; amount booked */
-    ORTAK_EV_PENDING_VOIDED,  /* id = the voiding transfer, ref = the pending one; amount released */
-    ORTAK_EV_PENDING_EXPIRED, /* id = the pending transfer; amount released */
-    ORTAK_EV_CREDIT_LINE_SET, /* id = account; amount = new line, amount_old = previous */
-    ORTAK_EV_RESERVE_SET,     /* id = account; amount = new reservation, amount_old = previous */
+    ORTAK_EV_TRANSFER_POSTED,  /* a plain transfer booked: amount moved */
+    ORTAK_EV_PENDING_CREATED,  /* amount held */
+    ORTAK_EV_PENDING_POSTED,   /* id = the posting transfer, ref = the pending one; amount booked */
+    ORTAK_EV_PENDING_VOIDED,   /* id = the voiding transfer, ref = the pending one; amount released */
+    ORTAK_EV_PENDING_EXPIRED,  /* id = the pending transfer; amount released */
+    ORTAK_EV_CREDIT_LINE_SET,  /* id = account; amount = new line, amount_old = previous */
+    ORTAK_EV_RESERVE_SET,      /* id = account; amount = new reservation, amount_old = previous */
+    ORTAK_EV_PAYMENT_SETTLED,  /* id = payment; ref = its UETR; accounts and amount */
+    ORTAK_EV_PAYMENT_QUEUED,   /* likewise; status = priority */
+    ORTAK_EV_PAYMENT_REJECTED, /* likewise; status = the result code (why) */
+    ORTAK_EV_PAYMENT_CANCELLED,
+    ORTAK_EV_PAYMENT_PRIORITY, /* status = new priority, amount_old = previous priority */
+    ORTAK_EV_PAYMENT_MOVED,    /* status = 1 to the head, 0 to the tail */
+    ORTAK_EV_CUTOFF,           /* status = priorities mask; amount = 1 when reopened, 0 when closed */
 };
 
 struct ortak_event {
@@ -116,6 +134,8 @@ const struct ortak_event *ortak_engine_events(const struct ortak_engine *e, uint
 
 /* The ledger, for read-only queries (ledger.h). */
 const struct ortak_ledger *ortak_engine_ledger(const struct ortak_engine *e);
+/* Payments and queues, for read-only queries (settle.h). */
+const struct ortak_settle *ortak_engine_settle(const struct ortak_engine *e);
 const struct ortak_config *ortak_engine_config(const struct ortak_engine *e);
 ortak_time_ns ortak_engine_now(const struct ortak_engine *e);
 

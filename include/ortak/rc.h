@@ -66,7 +66,17 @@
     X(CREDIT_LINE_IN_USE, 51, "", "credit line cannot be lowered below what is drawn on it")                \
     X(KIND_NOT_ALLOWED, 52, "", "operation not allowed on this kind of account")                            \
     X(NEGATIVE_AMOUNT, 53, "AM12", "amount must not be negative")                                           \
-    X(TRANSFER_NOT_FOUND, 54, "", "transfer not found")
+    X(TRANSFER_NOT_FOUND, 54, "", "transfer not found")                                                     \
+    X(PAYMENT_ID_INVALID, 55, "", "payment id must not be 0 or all ones")                                   \
+    X(PAYMENT_EXISTS_DIFFERENT, 56, "DUPL", "payment id already exists with different fields")              \
+    X(PAYMENT_NOT_FOUND, 57, "", "payment not found")                                                       \
+    X(PAYMENT_NOT_QUEUED, 58, "", "payment is not queued (already settled, cancelled or rejected)")         \
+    X(PAYMENTS_FULL, 59, "", "limit reached: payments")                                                     \
+    X(PRIORITY_INVALID, 60, "NARR", "priority is invalid")                                                  \
+    X(CUTOFF_PASSED, 61, "TM01", "the cut-off for this priority has passed")                                \
+    X(REJECTED_AT_CUTOFF, 62, "AM04", "still queued for lack of liquidity at the cut-off")                  \
+    X(SETTLEMENT_TIMEOUT, 63, "AB03", "latest settlement time passed while queued")                         \
+    X(LATEST_TIME_PASSED, 64, "AB03", "latest settlement time is already past")
 
 enum ortak_rc {
 #define ORTAK_RC_ENUM(name, num, iso, msg) ORTAK_##name = num,

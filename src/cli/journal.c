@@ -116,9 +116,10 @@ static int journal_verify(const struct opts *o) {
 /* ---- dump -------------------------------------------------------------------------------------------------- */
 
 static const char *kind_name(uint32_t kind) {
-    static const char *const names[] = {"unknown",        "tick",          "participant_create", "participant_status",
-                                        "account_create", "account_close", "transfer",           "credit_line_set",
-                                        "reserve_set"};
+    static const char *const names[] = {"unknown",        "tick",           "participant_create", "participant_status",
+                                        "account_create", "account_close",  "transfer",           "credit_line_set",
+                                        "reserve_set",    "payment_submit", "payment_cancel",     "payment_priority",
+                                        "payment_move",   "cutoff"};
     return kind < sizeof names / sizeof names[0] ? names[kind] : "unknown";
 }
 
@@ -149,6 +150,23 @@ static void dump_command(const struct ortak_cmd *c, bool json) {
                     : " id %s owner %s %s %s",
                ortak_u128_hex(c->u.account_create.id, x), c->u.account_create.bic, c->u.account_create.currency,
                ortak_account_kind_name(c->u.account_create.kind));
+        break;
+    case ORTAK_CMD_PAYMENT_SUBMIT:
+        printf(json ? ",\"id\":\"%s\",\"debit\":\"%s\",\"credit\":\"%s\",\"amount\":%llu,\"priority\":\"%s\""
+                    : " id %s debit %s credit %s amount %llu priority %s",
+               ortak_u128_hex(c->u.payment.id, x), ortak_u128_hex(c->u.payment.debit_account_id, a),
+               ortak_u128_hex(c->u.payment.credit_account_id, b), (unsigned long long)c->u.payment.amount,
+               ortak_priority_name(c->u.payment.priority));
+        break;
+    case ORTAK_CMD_PAYMENT_CANCEL:
+    case ORTAK_CMD_PAYMENT_PRIORITY:
+    case ORTAK_CMD_PAYMENT_MOVE:
+        printf(json ? ",\"id\":\"%s\",\"priority\":%u,\"to_head\":%u" : " id %s priority %u to_head %u",
+               ortak_u128_hex(c->u.control.id, x), c->u.control.priority, c->u.control.to_head);
+        break;
+    case ORTAK_CMD_CUTOFF:
+        printf(json ? ",\"priorities\":%u,\"open\":%u" : " priorities %u open %u", c->u.cutoff.priorities,
+               c->u.cutoff.open);
         break;
     case ORTAK_CMD_ACCOUNT_CLOSE:
     case ORTAK_CMD_CREDIT_LINE_SET:

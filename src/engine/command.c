@@ -17,8 +17,15 @@
 #define STATUS_BODY (12 + 1)
 #define ACCOUNT_CREATE_BODY (16 + 12 + 4 + 1)
 #define ACCOUNT_AMOUNT_BODY (16 + 8)
+#define PAYMENT_BODY (4 * 16 + 8 + 8 + 1)
+#define CONTROL_BODY (16 + 1 + 1)
+#define CUTOFF_BODY (1 + 1)
 #define HEADER (8 + 1)
 #define BODY_MAX PARTICIPANT_BODY
+_Static_assert(TRANSFER_BODY <= BODY_MAX && PAYMENT_BODY <= BODY_MAX && ACCOUNT_CREATE_BODY <= BODY_MAX &&
+                   STATUS_BODY <= BODY_MAX && ACCOUNT_AMOUNT_BODY <= BODY_MAX && CONTROL_BODY <= BODY_MAX &&
+                   CUTOFF_BODY <= BODY_MAX,
+               "every body fits the largest");
 #define KIND_UNKNOWN 0u
 
 size_t ortak_batch_encoded_size_max(uint32_t n) { return 4 + (size_t)n * (HEADER + BODY_MAX); }
@@ -42,7 +49,7 @@ static void w_text(struct w *w, const char *s, size_t cap) {
     w->p += cap;
 }
 
-static bool kind_known(uint32_t kind) { return kind >= ORTAK_CMD_TICK && kind <= ORTAK_CMD_RESERVE_SET; }
+static bool kind_known(uint32_t kind) { return kind >= ORTAK_CMD_TICK && kind <= ORTAK_CMD_CUTOFF; }
 
 static void encode_one(struct w *w, const struct ortak_cmd *c) {
     w_u64(w, c->timestamp, 8);
@@ -83,6 +90,26 @@ static void encode_one(struct w *w, const struct ortak_cmd *c) {
     case ORTAK_CMD_RESERVE_SET:
         w_u128(w, c->u.account.account_id);
         w_u64(w, (uint64_t)c->u.account.amount, 8);
+        break;
+    case ORTAK_CMD_PAYMENT_SUBMIT:
+        w_u128(w, c->u.payment.id);
+        w_u128(w, c->u.payment.debit_account_id);
+        w_u128(w, c->u.payment.credit_account_id);
+        w_u128(w, c->u.payment.uetr);
+        w_u64(w, c->u.payment.amount, 8);
+        w_u64(w, c->u.payment.latest_ns, 8);
+        w_u64(w, c->u.payment.priority, 1);
+        break;
+    case ORTAK_CMD_PAYMENT_CANCEL:
+    case ORTAK_CMD_PAYMENT_PRIORITY:
+    case ORTAK_CMD_PAYMENT_MOVE:
+        w_u128(w, c->u.control.id);
+        w_u64(w, c->u.control.priority, 1);
+        w_u64(w, c->u.control.to_head, 1);
+        break;
+    case ORTAK_CMD_CUTOFF:
+        w_u64(w, c->u.cutoff.priorities, 1);
+        w_u64(w, c->u.cutoff.open, 1);
         break;
     default: break; /* TICK and unknown kinds carry no body */
     }
@@ -177,6 +204,26 @@ static void decode_one(struct r *r, struct ortak_cmd *c) {
     case ORTAK_CMD_RESERVE_SET:
         c->u.account.account_id = r_u128(r);
         c->u.account.amount = (int64_t)r_u64(r, 8);
+        break;
+    case ORTAK_CMD_PAYMENT_SUBMIT:
+        c->u.payment.id = r_u128(r);
+        c->u.payment.debit_account_id = r_u128(r);
+        c->u.payment.credit_account_id = r_u128(r);
+        c->u.payment.uetr = r_u128(r);
+        c->u.payment.amount = r_u64(r, 8);
+        c->u.payment.latest_ns = r_u64(r, 8);
+        c->u.payment.priority = (uint8_t)r_u64(r, 1);
+        break;
+    case ORTAK_CMD_PAYMENT_CANCEL:
+    case ORTAK_CMD_PAYMENT_PRIORITY:
+    case ORTAK_CMD_PAYMENT_MOVE:
+        c->u.control.id = r_u128(r);
+        c->u.control.priority = (uint8_t)r_u64(r, 1);
+        c->u.control.to_head = (uint8_t)r_u64(r, 1);
+        break;
+    case ORTAK_CMD_CUTOFF:
+        c->u.cutoff.priorities = (uint8_t)r_u64(r, 1);
+        c->u.cutoff.open = (uint8_t)r_u64(r, 1);
         break;
     default: r->bad = true; /* a journal only ever holds kinds this version knows */
     }

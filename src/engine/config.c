@@ -31,6 +31,7 @@ static const char default_ini[] =
     "pending_max = 65536\n"
     "history_max = 4194304\n"
     "batch_max = 8190\n"
+    "payments_max = 65536\n"
     "\n"
     "[currency AZN]\n"
     "numeric = 944\n"
@@ -85,6 +86,7 @@ void ortak_config_init(struct ortak_config *c) {
         .pending_max = ORTAK_PENDING_DEFAULT,
         .history_max = ORTAK_HISTORY_DEFAULT,
         .batch_max = ORTAK_BATCH_DEFAULT,
+        .payments_max = ORTAK_PAYMENTS_DEFAULT,
     };
 }
 
@@ -117,6 +119,7 @@ static const struct limit_key limit_keys[] = {
     {"pending_max", offsetof(struct ortak_limits, pending_max), ORTAK_PENDING_LIMIT},
     {"history_max", offsetof(struct ortak_limits, history_max), ORTAK_HISTORY_LIMIT},
     {"batch_max", offsetof(struct ortak_limits, batch_max), ORTAK_BATCH_LIMIT},
+    {"payments_max", offsetof(struct ortak_limits, payments_max), ORTAK_PAYMENTS_LIMIT},
 };
 
 static int parse_limit(struct parse_state *st, const char *name, struct ortak_slice v) {

@@ -12,6 +12,7 @@
 #include "base/arena.h"
 #include "base/assert.h"
 #include "ledger/ledger_int.h"
+#include "settle/settle_int.h"
 
 /* The first 16 bytes of an encoded state; the version changes whenever the encoding does. */
 static const char state_magic[16] = "ortak-state-v1";
@@ -19,6 +20,7 @@ static const char state_magic[16] = "ortak-state-v1";
 struct ortak_engine {
     struct ortak_config cfg;
     struct ortak_ledger ledger;
+    struct ortak_settle settle;
     ortak_time_ns now;
     struct ortak_event *events;
     uint32_t events_len;
@@ -26,11 +28,16 @@ struct ortak_engine {
 };
 
 /*
- * Events of one batch at most: one per command, plus one expiry per pending transfer that can expire during the
- * batch (those open when it starts, at most pending_max, and those it opens, at most batch_max).
+ * Events of one batch at most: those of each command itself, plus one expiry per pending transfer that can expire
+ * during the batch (those open when it starts, at most pending_max, and those it opens, at most batch_max), plus
+ * what every payment can go through later in the batch (released: its transfer and its settlement; or rejected).
  */
-static uint32_t events_cap_for(const struct ortak_limits *l) {
-    return l->batch_max * ORTAK__LEDGER_EVENTS_PER_COMMAND + l->pending_max + l->batch_max;
+static uint64_t events_cap_for(const struct ortak_limits *l) {
+    uint64_t per_command = ORTAK__SETTLE_EVENTS_PER_COMMAND > ORTAK__LEDGER_EVENTS_PER_COMMAND
+                               ? ORTAK__SETTLE_EVENTS_PER_COMMAND
+                               : ORTAK__LEDGER_EVENTS_PER_COMMAND;
+    return (uint64_t)l->batch_max * per_command + l->pending_max + l->batch_max +
+           (uint64_t)l->payments_max * ORTAK__SETTLE_EVENTS_PER_PAYMENT;
 }
 
 ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine **out) {
@@ -39,9 +46,16 @@ ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine *
     struct ortak_engine *e = calloc(1, sizeof *e);
     if (!e) return ORTAK_NOMEM;
     e->cfg = *cfg;
-    e->events_cap = events_cap_for(&cfg->limits);
+    uint64_t cap = events_cap_for(&cfg->limits);
+    e->events_cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
     e->events = ortak__calloc_array(e->events_cap, sizeof *e->events);
     if (!e->events || ortak__ledger_init(&e->ledger, cfg) != 0) {
+        free(e->events);
+        free(e);
+        return ORTAK_NOMEM;
+    }
+    if (ortak__settle_init(&e->settle, &e->ledger, &cfg->limits, cfg->hash_seed) != 0) {
+        ortak__ledger_free(&e->ledger);
         free(e->events);
         free(e);
         return ORTAK_NOMEM;
@@ -62,7 +76,8 @@ ortak_rc ortak_engine_open_state(const struct ortak_config *cfg, const void *sta
     for (int i = 7; i >= 0; i--) e->now = (e->now << 8) | (unsigned char)cur.ptr[i];
     cur.ptr += 8;
     cur.len -= 8;
-    if (ortak__ledger_decode(&e->ledger, &cur) != ORTAK_OK || cur.len != 0) goto corrupt;
+    if (ortak__ledger_decode(&e->ledger, &cur) != ORTAK_OK) goto corrupt;
+    if (ortak__settle_decode(&e->settle, &e->ledger, &cur) != ORTAK_OK || cur.len != 0) goto corrupt;
     return ORTAK_OK;
 corrupt:
     ortak_engine_close(e);
@@ -72,12 +87,15 @@ corrupt:
 
 void ortak_engine_close(struct ortak_engine *e) {
     if (!e) return;
+    ortak__settle_free(&e->settle);
     ortak__ledger_free(&e->ledger);
     free(e->events);
     free(e);
 }
 
-static ortak_rc apply_one(struct ortak_ledger *l, const struct ortak_cmd *cmd, struct ortak__out *out) {
+static ortak_rc apply_one(struct ortak_engine *e, const struct ortak_cmd *cmd, struct ortak__out *out) {
+    struct ortak_ledger *l = &e->ledger;
+    struct ortak_settle *s = &e->settle;
     switch (cmd->kind) {
     case ORTAK_CMD_TICK: return ORTAK_OK;
     case ORTAK_CMD_PARTICIPANT_CREATE: return ortak__ledger_participant_create(l, &cmd->u.participant_create, out);
@@ -87,6 +105,10 @@ static ortak_rc apply_one(struct ortak_ledger *l, const struct ortak_cmd *cmd, s
     case ORTAK_CMD_ACCOUNT_CLOSE: return ortak__ledger_account_close(l, &cmd->u.account, out);
     case ORTAK_CMD_CREDIT_LINE_SET: return ortak__ledger_credit_line_set(l, &cmd->u.account, out);
     case ORTAK_CMD_RESERVE_SET: return ortak__ledger_reserve_set(l, &cmd->u.account, out);
+    case ORTAK_CMD_PAYMENT_CANCEL: return ortak__settle_cancel(s, l, &cmd->u.control, out);
+    case ORTAK_CMD_PAYMENT_PRIORITY: return ortak__settle_priority(s, l, &cmd->u.control, out);
+    case ORTAK_CMD_PAYMENT_MOVE: return ortak__settle_move(s, l, &cmd->u.control, out);
+    case ORTAK_CMD_CUTOFF: return ortak__settle_cutoff(s, l, &cmd->u.cutoff, out);
     default: return ORTAK_COMMAND_UNKNOWN;
     }
 }
@@ -115,15 +137,25 @@ ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds
         if (cmd->timestamp >= out.now) {
             out.now = cmd->timestamp;
             ortak__ledger_expire(&e->ledger, &out);
+            ortak__settle_deadlines(&e->settle, &e->ledger, &out);
+            ortak__settle_release(&e->settle, &e->ledger, &out); /* expired holds free liquidity */
         }
         if (cmd->kind == ORTAK_CMD_TRANSFER) {
             /* The chain checks each member's timestamp itself, so that a bad one fails the whole chain. */
             i = ortak__ledger_transfer_chain(&e->ledger, cmds, i, n, results, &out);
-            continue;
+        } else {
+            struct ortak_result *r = &results[i];
+            *r = (struct ortak_result){.fail_index = UINT32_MAX};
+            if (cmd->timestamp < out.now)
+                r->rc = ORTAK_TIME_BACKWARDS;
+            else if (cmd->kind == ORTAK_CMD_PAYMENT_SUBMIT)
+                ortak__settle_submit(&e->settle, &e->ledger, &cmd->u.payment, &out, r);
+            else
+                r->rc = apply_one(e, cmd, &out);
+            i++;
         }
-        results[i] = (struct ortak_result){.fail_index = UINT32_MAX};
-        results[i].rc = cmd->timestamp < out.now ? ORTAK_TIME_BACKWARDS : apply_one(&e->ledger, cmd, &out);
-        i++;
+        /* FIFO release: whatever the command did to raise a watched account's liquidity. */
+        ortak__settle_release(&e->settle, &e->ledger, &out);
     }
     ORTAK_ASSERT(out.now >= e->now);
     e->now = out.now;
@@ -137,6 +169,7 @@ const struct ortak_event *ortak_engine_events(const struct ortak_engine *e, uint
 }
 
 const struct ortak_ledger *ortak_engine_ledger(const struct ortak_engine *e) { return &e->ledger; }
+const struct ortak_settle *ortak_engine_settle(const struct ortak_engine *e) { return &e->settle; }
 const struct ortak_config *ortak_engine_config(const struct ortak_engine *e) { return &e->cfg; }
 ortak_time_ns ortak_engine_now(const struct ortak_engine *e) { return e->now; }
 
@@ -146,6 +179,7 @@ void ortak_engine_encode(const struct ortak_engine *e, ortak_sink_fn sink, void 
     for (int i = 0; i < 8; i++) now[i] = (unsigned char)(e->now >> (8 * i));
     sink(ctx, now, sizeof now);
     ortak__ledger_encode(&e->ledger, sink, ctx);
+    ortak__settle_encode(&e->settle, sink, ctx);
 }
 
 /* Buffers the encoding's many small pieces so that SHA-256 sees large blocks. */
@@ -179,5 +213,6 @@ void ortak_engine_state_hash(const struct ortak_engine *e, uint8_t out[32]) {
 }
 
 size_t ortak_engine_memory_bytes(const struct ortak_engine *e) {
-    return sizeof *e + (size_t)e->events_cap * sizeof *e->events + ortak__ledger_memory_bytes(&e->ledger);
+    return sizeof *e + (size_t)e->events_cap * sizeof *e->events + ortak__ledger_memory_bytes(&e->ledger) +
+           ortak__settle_memory_bytes(&e->settle);
 }

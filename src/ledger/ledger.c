@@ -39,8 +39,10 @@ int ortak__ledger_init(struct ortak_ledger *l, const struct ortak_config *cfg) {
     l->history = ortak__calloc_array(history_slots, sizeof *l->history);
     l->undo = ortak__calloc_array(lim->batch_max, sizeof *l->undo);
     l->staged = ortak__calloc_array((size_t)lim->batch_max * 2, sizeof *l->staged);
+    l->watch = ortak__calloc_array(lim->accounts_max, sizeof *l->watch);
+    l->rose = ortak__calloc_array(lim->accounts_max, sizeof *l->rose);
     if (!l->participants || !l->participant_status || !l->accounts || !l->transfers || !l->heap || !l->history ||
-        !l->undo || !l->staged)
+        !l->undo || !l->staged || !l->watch || !l->rose)
         goto fail;
     if (ortak_idmap_init(&l->bic_map, lim->participants_max, cfg->hash_seed) != 0) goto fail;
     if (ortak_idmap_init(&l->account_map, lim->accounts_max, cfg->hash_seed) != 0) goto fail;
@@ -62,6 +64,8 @@ void ortak__ledger_free(struct ortak_ledger *l) {
     free(l->history);
     free(l->undo);
     free(l->staged);
+    free(l->watch);
+    free(l->rose);
     ortak_idmap_free(&l->bic_map);
     ortak_idmap_free(&l->account_map);
     ortak_idmap_free(&l->owner_map);
@@ -77,6 +81,7 @@ size_t ortak__ledger_memory_bytes(const struct ortak_ledger *l) {
            (size_t)m->accounts_max * sizeof *l->accounts + (size_t)m->transfers_max * sizeof *l->transfers +
            (size_t)m->pending_max * sizeof *l->heap + ((size_t)l->history_mask + 1) * sizeof *l->history +
            (size_t)m->batch_max * sizeof *l->undo + (size_t)m->batch_max * 2 * sizeof *l->staged +
+           (size_t)m->accounts_max * (sizeof *l->watch + sizeof *l->rose) +
            ((size_t)l->bic_map.mask + 1 + (size_t)l->account_map.mask + 1 + (size_t)l->owner_map.mask + 1 +
             (size_t)l->transfer_map.mask + 1) *
                map_slot +
@@ -275,6 +280,7 @@ ortak_rc ortak__ledger_credit_line_set(struct ortak_ledger *l, const struct orta
     if (own + c->amount < 0) return ORTAK_CREDIT_LINE_IN_USE;
     int64_t old = a->credit_line;
     a->credit_line = c->amount;
+    if (c->amount > old) ortak__ledger_note_rise(l, (uint32_t)(a - l->accounts));
     amount_event(out, ORTAK_EV_CREDIT_LINE_SET, a->id, a->credit_line, old);
     return ORTAK_OK;
 }
@@ -287,6 +293,7 @@ ortak_rc ortak__ledger_reserve_set(struct ortak_ledger *l, const struct ortak_ac
     /* A reservation may exceed the liquidity there is: it then fills as liquidity arrives. */
     int64_t old = a->reserved;
     a->reserved = c->amount;
+    if (c->amount < old) ortak__ledger_note_rise(l, (uint32_t)(a - l->accounts)); /* normal payments see more */
     amount_event(out, ORTAK_EV_RESERVE_SET, a->id, a->reserved, old);
     return ORTAK_OK;
 }

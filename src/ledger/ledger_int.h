@@ -130,7 +130,19 @@ struct ortak_ledger {
     bool undo_on; /* inside a chain of two or more: a lone transfer fails before it changes anything */
     struct ldg_staged_posting *staged;
     uint32_t staged_len;
+
+    /*
+     * Accounts whose available liquidity rose, for the settlement queues: an account the queues watch (it has
+     * queued payments) is listed once in `rose` when a credit, a released hold, a higher credit line or a lower
+     * reservation raises what it can pay.
+     */
+    uint8_t *watch; /* per account: 0, LDG_WATCHED, or LDG_WATCHED_ROSE when listed */
+    uint32_t *rose;
+    uint32_t rose_len;
 };
+
+#define LDG_WATCHED 1
+#define LDG_WATCHED_ROSE 2
 
 /* Where ledger operations report: engine time, the command being applied, and the event buffer. */
 struct ortak__out {
@@ -185,6 +197,20 @@ void ortak__ledger_encode(const struct ortak_ledger *l, ortak_sink_fn sink, void
  * ORTAK_CORRUPT (the ledger is then to be freed, not used).
  */
 ortak_rc ortak__ledger_decode(struct ortak_ledger *l, struct ortak_slice *cur);
+
+/* The checks of a plain transfer without applying it (no pending flags): ORTAK_OK when it would book. */
+ortak_rc ortak__ledger_transfer_check(const struct ortak_ledger *l, const struct ortak_transfer *t, ortak_time_ns now);
+/*
+ * Books one plain transfer on its own (no chain, nothing recorded when refused: the caller checked first).
+ * Returns ORTAK_OK or the refusal of ortak__ledger_transfer_check.
+ */
+ortak_rc ortak__ledger_transfer_book(struct ortak_ledger *l, const struct ortak_transfer *t, struct ortak__out *out);
+/* See `watch` above. */
+void ortak__ledger_note_rise(struct ortak_ledger *l, uint32_t account);
+/* Available liquidity of account `a` for a debit, with or without its reservation. */
+ortak_i128 ortak__ledger_available(const struct ortak_ledger *l, uint32_t a, bool use_reserved);
+/* Account index of `id`: ORTAK_OK, ORTAK_ACCOUNT_ID_INVALID or ORTAK_ACCOUNT_NOT_FOUND. */
+ortak_rc ortak__ledger_account_index(const struct ortak_ledger *l, ortak_u128 id, uint32_t *idx);
 
 /* Helpers shared between ledger files. */
 static inline struct ldg_posting *ortak__history_at(const struct ortak_ledger *l, uint64_t seq) {

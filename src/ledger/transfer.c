@@ -201,6 +201,16 @@ static ortak_rc account_resolve(const struct ortak_ledger *l, ortak_u128 id, uin
     return ortak_idmap_get(&l->account_map, id, idx) ? ORTAK_OK : ORTAK_ACCOUNT_NOT_FOUND;
 }
 
+ortak_rc ortak__ledger_account_index(const struct ortak_ledger *l, ortak_u128 id, uint32_t *idx) {
+    return account_resolve(l, id, idx);
+}
+
+ortak_i128 ortak__ledger_available(const struct ortak_ledger *l, uint32_t a, bool use_reserved) {
+    const struct ldg_account *d = &l->accounts[a];
+    ortak_i128 avail = d->b.credits_posted - d->b.debits_posted - d->b.debits_pending + d->credit_line;
+    return use_reserved ? avail : avail - d->reserved;
+}
+
 static void undo_open(struct ortak_ledger *l, uint32_t x, uint32_t dr, uint32_t cr, uint32_t target) {
     if (!l->undo_on) return;
     ORTAK_ASSERT(l->undo_len < l->limits.batch_max);
@@ -215,13 +225,15 @@ static void undo_open(struct ortak_ledger *l, uint32_t x, uint32_t dr, uint32_t 
     u->target = target;
 }
 
-static ortak_rc book_new(struct ortak_ledger *l, const struct ortak_transfer *t, struct ortak__out *out) {
+/* Every check of a new plain or pending transfer that reads state (check order: see the top of this file). */
+static ortak_rc new_check(const struct ortak_ledger *l, const struct ortak_transfer *t, ortak_time_ns now,
+                          uint32_t *dr_out, uint32_t *cr_out) {
     uint32_t dr, cr;
     ortak_rc rc = account_resolve(l, t->debit_account_id, &dr);
     if (rc != ORTAK_OK) return rc;
     if ((rc = account_resolve(l, t->credit_account_id, &cr)) != ORTAK_OK) return rc;
     if (dr == cr) return ORTAK_SAME_ACCOUNT;
-    struct ldg_account *d = &l->accounts[dr], *c = &l->accounts[cr];
+    const struct ldg_account *d = &l->accounts[dr], *c = &l->accounts[cr];
     if (d->currency != c->currency) return ORTAK_CURRENCY_MISMATCH;
     if (d->status != ORTAK_ACCOUNT_STATUS_ACTIVE || c->status != ORTAK_ACCOUNT_STATUS_ACTIVE)
         return ORTAK_ACCOUNT_CLOSED;
@@ -235,12 +247,34 @@ static ortak_rc book_new(struct ortak_ledger *l, const struct ortak_transfer *t,
         if (avail < amount) return ORTAK_INSUFFICIENT_FUNDS;
     }
     bool pending = (t->flags & ORTAK_TRANSFER_PENDING) != 0;
-    ortak_i128 *dfield = pending ? &d->b.debits_pending : &d->b.debits_posted;
-    ortak_i128 *cfield = pending ? &c->b.credits_pending : &c->b.credits_posted;
-    if (*dfield > BALANCE_MAX - amount || *cfield > BALANCE_MAX - amount) return ORTAK_BALANCE_OVERFLOW;
-    if (pending && t->timeout_s && out->now > UINT64_MAX - (uint64_t)t->timeout_s * ORTAK_NS_PER_S)
+    ortak_i128 dsum = pending ? d->b.debits_pending : d->b.debits_posted;
+    ortak_i128 csum = pending ? c->b.credits_pending : c->b.credits_posted;
+    if (dsum > BALANCE_MAX - amount || csum > BALANCE_MAX - amount) return ORTAK_BALANCE_OVERFLOW;
+    if (pending && t->timeout_s && now > UINT64_MAX - (uint64_t)t->timeout_s * ORTAK_NS_PER_S)
         return ORTAK_TIMEOUT_INVALID;
     if (pending && ortak_pool_used(&l->pending_pool) >= l->limits.pending_max) return ORTAK_PENDINGS_FULL;
+    *dr_out = dr;
+    *cr_out = cr;
+    return ORTAK_OK;
+}
+
+/* Notes that account `a`'s available liquidity rose, when someone (the settlement queues) watches it. */
+void ortak__ledger_note_rise(struct ortak_ledger *l, uint32_t a) {
+    if (l->watch[a] != LDG_WATCHED) return;
+    l->watch[a] = LDG_WATCHED_ROSE;
+    ORTAK_ASSERT(l->rose_len < l->limits.accounts_max);
+    l->rose[l->rose_len++] = a;
+}
+
+static ortak_rc book_new(struct ortak_ledger *l, const struct ortak_transfer *t, struct ortak__out *out) {
+    uint32_t dr, cr;
+    ortak_rc rc = new_check(l, t, out->now, &dr, &cr);
+    if (rc != ORTAK_OK) return rc;
+    struct ldg_account *d = &l->accounts[dr], *c = &l->accounts[cr];
+    bool pending = (t->flags & ORTAK_TRANSFER_PENDING) != 0;
+    ortak_i128 amount = (ortak_i128)t->amount;
+    ortak_i128 *dfield = pending ? &d->b.debits_pending : &d->b.debits_posted;
+    ortak_i128 *cfield = pending ? &c->b.credits_pending : &c->b.credits_posted;
 
     uint32_t x = record(l, t, out->now, ORTAK_OK);
     if (x == UINT32_MAX) return ORTAK_TRANSFERS_FULL;
@@ -262,6 +296,7 @@ static ortak_rc book_new(struct ortak_ledger *l, const struct ortak_transfer *t,
     } else {
         stage_posting(l, dr, x, -(int64_t)t->amount);
         stage_posting(l, cr, x, (int64_t)t->amount);
+        ortak__ledger_note_rise(l, cr);
         ev = ortak__event_push(out, ORTAK_EV_TRANSFER_POSTED);
     }
     ev->id = t->id;
@@ -323,6 +358,8 @@ static ortak_rc book_resolve(struct ortak_ledger *l, const struct ortak_transfer
     struct ortak_event *ev;
     if (t->flags & ORTAK_TRANSFER_POST_PENDING) {
         uint64_t amount = t->amount ? t->amount : p->amount_booked;
+        ortak__ledger_note_rise(l, p->credit);
+        if (amount < p->amount_booked) ortak__ledger_note_rise(l, p->debit); /* the rest of the hold is released */
         rec->amount_booked = amount;
         l->accounts[p->debit].b.debits_posted += (ortak_i128)amount;
         l->accounts[p->credit].b.credits_posted += (ortak_i128)amount;
@@ -332,6 +369,7 @@ static ortak_rc book_resolve(struct ortak_ledger *l, const struct ortak_transfer
         ev = ortak__event_push(out, ORTAK_EV_PENDING_POSTED);
         ev->amount = (int64_t)amount;
     } else {
+        ortak__ledger_note_rise(l, p->debit);
         p->pending_state = ORTAK_PENDING_STATE_VOIDED;
         ev = ortak__event_push(out, ORTAK_EV_PENDING_VOIDED);
         ev->amount = (int64_t)p->amount_booked;
@@ -482,6 +520,30 @@ uint32_t ortak__ledger_transfer_chain(struct ortak_ledger *l, const struct ortak
     return end + 1;
 }
 
+ortak_rc ortak__ledger_transfer_check(const struct ortak_ledger *l, const struct ortak_transfer *t, ortak_time_ns now) {
+    if (!id_valid(t->id)) return ORTAK_TRANSFER_ID_INVALID;
+    uint32_t idx, dr, cr;
+    if (ortak_idmap_get(&l->transfer_map, t->id, &idx)) return ORTAK_TRANSFER_EXISTS_DIFFERENT;
+    ortak_rc rc = check_fields(t);
+    if (rc != ORTAK_OK) return rc;
+    if (t->flags & (ORTAK_TRANSFER_PENDING | ORTAK_TRANSFER_POST_PENDING | ORTAK_TRANSFER_VOID_PENDING))
+        return ORTAK_FLAGS_INVALID;
+    rc = new_check(l, t, now, &dr, &cr);
+    if (rc == ORTAK_OK && l->transfer_count >= l->limits.transfers_max) rc = ORTAK_TRANSFERS_FULL;
+    return rc;
+}
+
+ortak_rc ortak__ledger_transfer_book(struct ortak_ledger *l, const struct ortak_transfer *t, struct ortak__out *out) {
+    ortak_rc rc = ortak__ledger_transfer_check(l, t, out->now);
+    if (rc != ORTAK_OK) return rc;
+    ORTAK_ASSERT(l->undo_len == 0 && l->staged_len == 0);
+    l->undo_on = false;
+    rc = book_new(l, t, out);
+    ORTAK_ASSERT(rc == ORTAK_OK); /* checked above, and nothing changed since */
+    commit(l);
+    return ORTAK_OK;
+}
+
 /* ---- expiry ------------------------------------------------------------------------------------------------ */
 
 void ortak__ledger_expire(struct ortak_ledger *l, struct ortak__out *out) {
@@ -491,6 +553,7 @@ void ortak__ledger_expire(struct ortak_ledger *l, struct ortak__out *out) {
         struct ldg_transfer *t = &l->transfers[p->transfer];
         pending_release(l, t);
         pending_close(l, t);
+        ortak__ledger_note_rise(l, t->debit);
         t->pending_state = ORTAK_PENDING_STATE_EXPIRED;
         struct ortak_event *ev = ortak__event_push(out, ORTAK_EV_PENDING_EXPIRED);
         ev->id = t->t.id;

@@ -48,6 +48,7 @@ static void small_config(struct ortak_config *c) {
     c->limits.pending_max = 64;
     c->limits.history_max = 256;
     c->limits.batch_max = 64;
+    c->limits.payments_max = 16;
 }
 
 static struct ortak_cmd participant(uint64_t ts, const char *bic, uint8_t role) {

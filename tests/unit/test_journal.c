@@ -1156,6 +1156,7 @@ static void small_config(struct ortak_config *c) {
     c->limits.pending_max = 64;
     c->limits.history_max = 16384;
     c->limits.batch_max = 64;
+    c->limits.payments_max = 16;
 }
 
 static void apply_ok(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32_t n) {

@@ -119,6 +119,7 @@ static void fx_limits(struct ortak_limits *l) {
     l->pending_max = 16;
     l->history_max = 64;
     l->batch_max = 64;
+    l->payments_max = 64;
 }
 
 /* Opens an engine with `lim` and builds the fixture in it, one command per batch. */
@@ -1570,8 +1571,7 @@ static void test_time_backwards(void **state) {
 static void test_command_unknown(void **state) {
     struct fx *f = *state;
     const ortak_time_ns t = fx_t(f);
-    struct ortak_cmd c[3] = {tu_cmd(t, 0), tu_cmd(t, ORTAK_CMD_RESERVE_SET + 1),
-                             tu_transfer(t, 11, ACC_A, ACC_B, 5, 0)};
+    struct ortak_cmd c[3] = {tu_cmd(t, 0), tu_cmd(t, 200), tu_transfer(t, 11, ACC_A, ACC_B, 5, 0)};
     struct ortak_result r[3];
     fx_apply(f, c, 3, r);
     assert_result(&r[0], ORTAK_COMMAND_UNKNOWN, 0, UINT32_MAX);
@@ -1705,7 +1705,8 @@ static int setup_tight(void **state) {
                                .transfers_max = 8,
                                .pending_max = 1,
                                .history_max = 8,
-                               .batch_max = 4};
+                               .batch_max = 4,
+                               .payments_max = 4};
     return fx_setup_with(state, &lim);
 }
 

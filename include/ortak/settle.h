@@ -1,0 +1,88 @@
+/*
+ * Real-time gross settlement: payments, their queues and their release.
+ *
+ * A payment is what a bank asks for: move `amount` from its settlement account to the payee's, with a priority
+ * and optionally a latest settlement time. It settles at once, final, as one ledger transfer (whose id is the
+ * payment's id), when the payer has nothing queued at its priority or above and enough available liquidity
+ * (urgent and highly urgent payments may use the reserved part). Otherwise it waits in the payer's queue for that
+ * account, ordered by priority and then by place in the queue, and is released in that order whenever the payer's
+ * liquidity rises (FIFO release): a queued payment never settles while one of higher or equal priority queued before
+ * it waits. A queued payment ends settled, cancelled by its payer, or rejected — at a cut-off of its priority
+ * (REJECTED_AT_CUTOFF, ISO AM04) or when its latest settlement time passes (SETTLEMENT_TIMEOUT, AB03).
+ * Every change of state is an event.
+ *
+ * Payments are part of the deterministic engine: commands in engine.h, state in the engine's canonical encoding,
+ * read-only queries here.
+ */
+#ifndef ORTAK_SETTLE_H
+#define ORTAK_SETTLE_H
+
+#include "ortak/rc.h"
+#include "ortak/types.h"
+
+enum ortak_priority { ORTAK_PRIORITY_HIGHLY_URGENT = 0, ORTAK_PRIORITY_URGENT = 1, ORTAK_PRIORITY_NORMAL = 2 };
+#define ORTAK_PRIORITIES 3
+
+enum ortak_payment_state {
+    ORTAK_PAYMENT_QUEUED = 1,
+    ORTAK_PAYMENT_SETTLED,
+    ORTAK_PAYMENT_CANCELLED,
+    ORTAK_PAYMENT_REJECTED, /* the result code says why */
+};
+
+/* A payment as submitted; every field takes part in the idempotency comparison. */
+struct ortak_payment {
+    ortak_u128 id;                /* not 0, not all ones; also the id of the transfer that settles it */
+    ortak_u128 debit_account_id;  /* the payer's settlement account */
+    ortak_u128 credit_account_id; /* the payee's settlement account, same currency */
+    ortak_u128 uetr;              /* opaque to the engine: the ISO 20022 UETR */
+    uint64_t amount;              /* minor units, 1..ORTAK_AMOUNT_MAX */
+    ortak_time_ns latest_ns;      /* latest settlement time; 0 = none */
+    uint8_t priority;             /* enum ortak_priority */
+};
+
+/* Cancel a queued payment, change its priority (it goes to the tail of its new class), or move it. */
+struct ortak_payment_control {
+    ortak_u128 id;
+    uint8_t priority; /* ORTAK_CMD_PAYMENT_PRIORITY: the new priority */
+    uint8_t to_head;  /* ORTAK_CMD_PAYMENT_MOVE: 1 = head of its class, 0 = tail */
+};
+
+/* Close (or, with open = 1, reopen for a new business day) the priorities in the mask (1 << priority). */
+struct ortak_cutoff {
+    uint8_t priorities;
+    uint8_t open;
+};
+
+struct ortak_payment_info {
+    struct ortak_payment p;
+    uint8_t state; /* enum ortak_payment_state */
+    ortak_rc rc;   /* ORTAK_OK unless rejected */
+    ortak_time_ns received_ns;
+    ortak_time_ns ended_ns; /* settled, cancelled or rejected at; 0 while queued */
+};
+
+struct ortak_queue_info {
+    uint32_t count[ORTAK_PRIORITIES];
+    ortak_i128 value[ORTAK_PRIORITIES];
+};
+
+struct ortak_settle;
+
+/* Returns ORTAK_OK or ORTAK_PAYMENT_NOT_FOUND. */
+ortak_rc ortak_settle_payment_get(const struct ortak_settle *s, ortak_u128 id, struct ortak_payment_info *out);
+/* Payments recorded (queued, settled, cancelled, rejected). */
+uint32_t ortak_settle_payment_count(const struct ortak_settle *s);
+/*
+ * The queue of an account in settlement order (highest priority first, then place): at most `max` payment ids
+ * into `ids`, the number written in *n. Returns ORTAK_OK or ORTAK_ACCOUNT_NOT_FOUND.
+ */
+ortak_rc ortak_settle_queue(const struct ortak_settle *s, ortak_u128 account_id, ortak_u128 *ids, uint32_t max,
+                            uint32_t *n, struct ortak_queue_info *info);
+/* Whether the cut-off of `priority` has passed (and no reopening since). */
+bool ortak_settle_cutoff_passed(const struct ortak_settle *s, uint8_t priority);
+
+const char *ortak_priority_name(uint8_t priority);
+const char *ortak_payment_state_name(uint8_t state);
+
+#endif

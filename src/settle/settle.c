@@ -1,0 +1,446 @@
+/*
+ * Real-time gross settlement: payments, queues, FIFO release, participant controls, cut-offs, deadlines.
+ *
+ * Invariants kept here:
+ *   - a payment is in exactly one queue (its payer account's, its current priority's) while QUEUED, and in none
+ *     otherwise; each queue's count and value equal the sum over its members;
+ *   - a payment settles only as one ledger transfer with the payment's id, booked when the ledger's checks pass;
+ *   - within a payer account no payment settles while a payment of higher or equal priority queued before it
+ *     waits (FIFO): release goes class by class from the head and stops at the first payment that cannot settle;
+ *   - an account is watched by the ledger (its liquidity rises are reported) exactly while it has queued payments;
+ *   - a queued payment ends once: settled, cancelled or rejected, each with its event.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/assert.h"
+#include "settle_int.h"
+
+#define NONE UINT32_MAX
+
+static bool id_valid(ortak_u128 id) { return id != 0 && id != ORTAK_U128_MAX; }
+
+int ortak__settle_init(struct ortak_settle *s, const struct ortak_ledger *l, const struct ortak_limits *lim,
+                       uint64_t seed) {
+    memset(s, 0, sizeof *s);
+    s->ledger = l;
+    s->payments_max = lim->payments_max;
+    s->accounts_max = lim->accounts_max;
+    s->payments = ortak__calloc_array(lim->payments_max, sizeof *s->payments);
+    s->queues = ortak__calloc_array(lim->accounts_max, sizeof *s->queues);
+    s->deadlines = ortak__calloc_array(lim->payments_max, sizeof *s->deadlines);
+    if (!s->payments || !s->queues || !s->deadlines || ortak_idmap_init(&s->map, lim->payments_max, seed) != 0) {
+        ortak__settle_free(s);
+        return -1;
+    }
+    for (uint32_t a = 0; a < lim->accounts_max; a++) {
+        for (int p = 0; p < ORTAK_PRIORITIES; p++) s->queues[a].head[p] = s->queues[a].tail[p] = NONE;
+    }
+    return 0;
+}
+
+void ortak__settle_free(struct ortak_settle *s) {
+    free(s->payments);
+    free(s->queues);
+    free(s->deadlines);
+    ortak_idmap_free(&s->map);
+    memset(s, 0, sizeof *s);
+}
+
+size_t ortak__settle_memory_bytes(const struct ortak_settle *s) {
+    return (size_t)s->payments_max * (sizeof *s->payments + sizeof *s->deadlines) +
+           (size_t)s->accounts_max * sizeof *s->queues + ((size_t)s->map.mask + 1) * sizeof(struct ortak_idmap_slot);
+}
+
+/* ---- queues ------------------------------------------------------------------------------------------------ */
+
+static uint32_t queued_total(const struct stl_queue *q) { return q->count[0] + q->count[1] + q->count[2]; }
+
+static void queue_link(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, bool at_head) {
+    struct stl_payment *p = &s->payments[x];
+    struct stl_queue *q = &s->queues[p->debit];
+    uint8_t pr = p->priority;
+    if (at_head) {
+        p->place = --s->head_place;
+        p->prev = NONE;
+        p->next = q->head[pr];
+        if (q->head[pr] != NONE)
+            s->payments[q->head[pr]].prev = x;
+        else
+            q->tail[pr] = x;
+        q->head[pr] = x;
+    } else {
+        p->place = ++s->tail_place;
+        p->next = NONE;
+        p->prev = q->tail[pr];
+        if (q->tail[pr] != NONE)
+            s->payments[q->tail[pr]].next = x;
+        else
+            q->head[pr] = x;
+        q->tail[pr] = x;
+    }
+    q->count[pr]++;
+    q->value[pr] += (ortak_i128)p->p.amount;
+    if (l->watch[p->debit] == 0) l->watch[p->debit] = LDG_WATCHED;
+}
+
+static void queue_unlink(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x) {
+    struct stl_payment *p = &s->payments[x];
+    struct stl_queue *q = &s->queues[p->debit];
+    uint8_t pr = p->priority;
+    if (p->prev != NONE)
+        s->payments[p->prev].next = p->next;
+    else
+        q->head[pr] = p->next;
+    if (p->next != NONE)
+        s->payments[p->next].prev = p->prev;
+    else
+        q->tail[pr] = p->prev;
+    p->prev = p->next = NONE;
+    ORTAK_ASSERT(q->count[pr] > 0);
+    q->count[pr]--;
+    q->value[pr] -= (ortak_i128)p->p.amount;
+    /* Still listed in `rose`: release will find the queue empty. */
+    if (queued_total(q) == 0 && l->watch[p->debit] == LDG_WATCHED) l->watch[p->debit] = 0;
+}
+
+/* Whether the payer has a payment queued at priority `pr` or above. */
+static bool queued_at_or_above(const struct stl_queue *q, uint8_t pr) {
+    for (uint8_t k = 0; k <= pr; k++) {
+        if (q->count[k]) return true;
+    }
+    return false;
+}
+
+/* ---- events and endings ------------------------------------------------------------------------------------ */
+
+static struct ortak_event *payment_event(struct ortak__out *out, struct ortak_ledger *l, const struct stl_payment *p,
+                                         uint32_t kind) {
+    struct ortak_event *ev = ortak__event_push(out, kind);
+    ev->id = p->p.id;
+    ev->ref = p->p.uetr;
+    ev->debit_account_id = p->debit != NONE ? l->accounts[p->debit].id : p->p.debit_account_id;
+    ev->credit_account_id = p->credit != NONE ? l->accounts[p->credit].id : p->p.credit_account_id;
+    ev->amount = (int64_t)p->p.amount;
+    return ev;
+}
+
+static void payment_end(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, uint8_t state, ortak_rc rc,
+                        struct ortak__out *out) {
+    struct stl_payment *p = &s->payments[x];
+    if (p->state == ORTAK_PAYMENT_QUEUED) queue_unlink(s, l, x);
+    p->state = state;
+    p->rc = (uint16_t)rc;
+    p->ended_ns = out->now;
+    uint32_t kind = state == ORTAK_PAYMENT_SETTLED     ? ORTAK_EV_PAYMENT_SETTLED
+                    : state == ORTAK_PAYMENT_CANCELLED ? ORTAK_EV_PAYMENT_CANCELLED
+                                                       : ORTAK_EV_PAYMENT_REJECTED;
+    payment_event(out, l, p, kind)->status = (uint32_t)rc;
+}
+
+static struct ortak_transfer payment_transfer(const struct stl_payment *p) {
+    return (struct ortak_transfer){
+        .id = p->p.id,
+        .debit_account_id = p->p.debit_account_id,
+        .credit_account_id = p->p.credit_account_id,
+        .user_data = p->p.uetr,
+        .amount = p->p.amount,
+        .flags = p->priority <= ORTAK_PRIORITY_URGENT ? ORTAK_TRANSFER_USE_RESERVED : 0,
+        .code = 1, /* a gross payment */
+    };
+}
+
+/* Tries to settle payment x now. ORTAK_OK when it settled, else the ledger's refusal (nothing changed). */
+static ortak_rc try_settle(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, struct ortak__out *out) {
+    struct stl_payment *p = &s->payments[x];
+    if (ortak__ledger_available(l, p->debit, p->priority <= ORTAK_PRIORITY_URGENT) < (ortak_i128)p->p.amount)
+        return ORTAK_INSUFFICIENT_FUNDS;
+    struct ortak_transfer t = payment_transfer(p);
+    ortak_rc rc = ortak__ledger_transfer_book(l, &t, out);
+    if (rc == ORTAK_OK) payment_end(s, l, x, ORTAK_PAYMENT_SETTLED, ORTAK_OK, out);
+    return rc;
+}
+
+/* Waiting can cure only a lack of liquidity or a suspended participant; anything else ends the payment. */
+static bool rc_worth_waiting(ortak_rc rc) {
+    return rc == ORTAK_INSUFFICIENT_FUNDS || rc == ORTAK_PARTICIPANT_NOT_ACTIVE || rc == ORTAK_TRANSFERS_FULL;
+}
+
+/* ---- release ----------------------------------------------------------------------------------------------- */
+
+static void release_account(struct ortak_settle *s, struct ortak_ledger *l, uint32_t a, struct ortak__out *out) {
+    struct stl_queue *q = &s->queues[a];
+    for (uint8_t pr = 0; pr < ORTAK_PRIORITIES; pr++) {
+        while (q->head[pr] != NONE) {
+            uint32_t x = q->head[pr];
+            ortak_rc rc = try_settle(s, l, x, out);
+            if (rc == ORTAK_OK) continue;
+            if (rc_worth_waiting(rc)) return; /* the head waits, and so does everything behind it */
+            payment_end(s, l, x, ORTAK_PAYMENT_REJECTED, rc, out);
+        }
+    }
+}
+
+void ortak__settle_release(struct ortak_settle *s, struct ortak_ledger *l, struct ortak__out *out) {
+    /* A stack: each account is listed at most once, and settling may list more (the payees). */
+    while (l->rose_len > 0) {
+        uint32_t a = l->rose[--l->rose_len];
+        l->watch[a] = queued_total(&s->queues[a]) ? LDG_WATCHED : 0;
+        release_account(s, l, a, out);
+    }
+}
+
+/* ---- submission -------------------------------------------------------------------------------------------- */
+
+static bool same_payment(const struct ortak_payment *a, const struct ortak_payment *b) {
+    return a->id == b->id && a->debit_account_id == b->debit_account_id &&
+           a->credit_account_id == b->credit_account_id && a->uetr == b->uetr && a->amount == b->amount &&
+           a->latest_ns == b->latest_ns && a->priority == b->priority;
+}
+
+/* Checks that need no ledger transfer check; fills the account indices it resolves. */
+static ortak_rc submit_check(const struct ortak_settle *s, const struct ortak_ledger *l, const struct ortak_payment *p,
+                             ortak_time_ns now, uint32_t *dr, uint32_t *cr) {
+    if (p->priority >= ORTAK_PRIORITIES) return ORTAK_PRIORITY_INVALID;
+    if (p->amount == 0) return ORTAK_AMOUNT_ZERO;
+    if (p->amount > ORTAK_AMOUNT_MAX) return ORTAK_AMOUNT_OVERFLOW;
+    ortak_rc rc = ortak__ledger_account_index(l, p->debit_account_id, dr);
+    if (rc == ORTAK_OK) rc = ortak__ledger_account_index(l, p->credit_account_id, cr);
+    if (rc != ORTAK_OK) return rc;
+    if (l->accounts[*dr].kind != ORTAK_ACCOUNT_SETTLEMENT || l->accounts[*cr].kind != ORTAK_ACCOUNT_SETTLEMENT)
+        return ORTAK_KIND_NOT_ALLOWED;
+    if (s->cutoff_closed & (1u << p->priority)) return ORTAK_CUTOFF_PASSED;
+    if (p->latest_ns != 0 && p->latest_ns <= now) return ORTAK_LATEST_TIME_PASSED;
+    return ORTAK_OK;
+}
+
+/* Records payment `p` as index x, not yet in any state. */
+static uint32_t payment_record(struct ortak_settle *s, const struct ortak_payment *p, ortak_time_ns now) {
+    uint32_t x = s->payment_count++;
+    struct stl_payment *rec = &s->payments[x];
+    memset(rec, 0, sizeof *rec);
+    rec->p = *p;
+    rec->received_ns = now;
+    rec->priority = p->priority;
+    rec->debit = rec->credit = rec->prev = rec->next = NONE;
+    int put = ortak_idmap_put(&s->map, p->id, x);
+    ORTAK_ASSERT(put == 0);
+    return x;
+}
+
+void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment *p,
+                          struct ortak__out *out, struct ortak_result *r) {
+    uint32_t x, dr = NONE, cr = NONE;
+    if (!id_valid(p->id)) {
+        r->rc = ORTAK_PAYMENT_ID_INVALID;
+        return;
+    }
+    if (ortak_idmap_get(&s->map, p->id, &x)) {
+        const struct stl_payment *old = &s->payments[x];
+        if (!same_payment(&old->p, p)) {
+            r->rc = ORTAK_PAYMENT_EXISTS_DIFFERENT;
+            return;
+        }
+        r->rc = old->state == ORTAK_PAYMENT_REJECTED ? old->rc : ORTAK_OK;
+        r->flags = ORTAK_RESULT_REPLAYED | (old->state == ORTAK_PAYMENT_QUEUED ? ORTAK_RESULT_QUEUED : 0);
+        return;
+    }
+    /* A lack of liquidity queues the payment; every other refusal rejects it (and is recorded, like a transfer's). */
+    ortak_rc rc = submit_check(s, l, p, out->now, &dr, &cr);
+    if (rc == ORTAK_OK) {
+        struct stl_payment probe = {.p = *p, .priority = p->priority};
+        struct ortak_transfer t = payment_transfer(&probe);
+        rc = ortak__ledger_transfer_check(l, &t, out->now);
+    }
+    if (rc == ORTAK_TRANSFERS_FULL || s->payment_count >= s->payments_max) {
+        r->rc = rc == ORTAK_TRANSFERS_FULL ? rc : ORTAK_PAYMENTS_FULL; /* transient: nothing recorded */
+        return;
+    }
+    x = payment_record(s, p, out->now);
+    struct stl_payment *rec = &s->payments[x];
+    rec->debit = dr;
+    rec->credit = cr;
+    r->rc = ORTAK_OK;
+    if (rc == ORTAK_OK && !queued_at_or_above(&s->queues[dr], p->priority) && try_settle(s, l, x, out) == ORTAK_OK)
+        return;
+    if (rc != ORTAK_OK && rc != ORTAK_INSUFFICIENT_FUNDS) {
+        r->rc = rc;
+        payment_end(s, l, x, ORTAK_PAYMENT_REJECTED, rc, out);
+        return;
+    }
+    rec->state = ORTAK_PAYMENT_QUEUED;
+    queue_link(s, l, x, false);
+    if (p->latest_ns) ortak__settle_deadline_push(s, x);
+    payment_event(out, l, rec, ORTAK_EV_PAYMENT_QUEUED)->status = rec->priority;
+    r->flags = ORTAK_RESULT_QUEUED;
+}
+
+/* ---- participant controls ---------------------------------------------------------------------------------- */
+
+static ortak_rc queued_payment(const struct ortak_settle *s, ortak_u128 id, uint32_t *x) {
+    if (!ortak_idmap_get(&s->map, id, x)) return ORTAK_PAYMENT_NOT_FOUND;
+    return s->payments[*x].state == ORTAK_PAYMENT_QUEUED ? ORTAK_OK : ORTAK_PAYMENT_NOT_QUEUED;
+}
+
+ortak_rc ortak__settle_cancel(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
+                              struct ortak__out *out) {
+    uint32_t x;
+    ortak_rc rc = queued_payment(s, c->id, &x);
+    if (rc != ORTAK_OK) return rc;
+    uint32_t payer = s->payments[x].debit;
+    payment_end(s, l, x, ORTAK_PAYMENT_CANCELLED, ORTAK_OK, out);
+    ortak__ledger_note_rise(l, payer); /* what waited behind it may go now */
+    return ORTAK_OK;
+}
+
+ortak_rc ortak__settle_priority(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
+                                struct ortak__out *out) {
+    uint32_t x;
+    if (c->priority >= ORTAK_PRIORITIES) return ORTAK_PRIORITY_INVALID;
+    ortak_rc rc = queued_payment(s, c->id, &x);
+    if (rc != ORTAK_OK) return rc;
+    struct stl_payment *p = &s->payments[x];
+    uint8_t old = p->priority;
+    queue_unlink(s, l, x);
+    p->priority = c->priority;
+    queue_link(s, l, x, false);
+    struct ortak_event *ev = payment_event(out, l, p, ORTAK_EV_PAYMENT_PRIORITY);
+    ev->status = p->priority;
+    ev->amount_old = old;
+    ortak__ledger_note_rise(l, p->debit);
+    return ORTAK_OK;
+}
+
+ortak_rc ortak__settle_move(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
+                            struct ortak__out *out) {
+    uint32_t x;
+    ortak_rc rc = queued_payment(s, c->id, &x);
+    if (rc != ORTAK_OK) return rc;
+    queue_unlink(s, l, x);
+    queue_link(s, l, x, c->to_head != 0);
+    payment_event(out, l, &s->payments[x], ORTAK_EV_PAYMENT_MOVED)->status = c->to_head != 0;
+    ortak__ledger_note_rise(l, s->payments[x].debit);
+    return ORTAK_OK;
+}
+
+/* ---- cut-offs and deadlines -------------------------------------------------------------------------------- */
+
+ortak_rc ortak__settle_cutoff(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_cutoff *c,
+                              struct ortak__out *out) {
+    if (c->priorities == 0 || c->priorities >= (1u << ORTAK_PRIORITIES)) return ORTAK_PRIORITY_INVALID;
+    struct ortak_event *ev = ortak__event_push(out, ORTAK_EV_CUTOFF);
+    ev->status = c->priorities;
+    ev->amount = c->open ? 1 : 0;
+    if (c->open) {
+        s->cutoff_closed = (uint8_t)(s->cutoff_closed & ~c->priorities);
+        return ORTAK_OK;
+    }
+    s->cutoff_closed = (uint8_t)(s->cutoff_closed | c->priorities);
+    /* Every payment still queued in a closed class is rejected now, with its reason; none is dropped. */
+    for (uint32_t a = 0; a < l->account_count; a++) {
+        for (uint8_t pr = 0; pr < ORTAK_PRIORITIES; pr++) {
+            if (!(c->priorities & (1u << pr))) continue;
+            while (s->queues[a].head[pr] != NONE)
+                payment_end(s, l, s->queues[a].head[pr], ORTAK_PAYMENT_REJECTED, ORTAK_REJECTED_AT_CUTOFF, out);
+        }
+    }
+    return ORTAK_OK;
+}
+
+static bool deadline_less(const struct ortak_settle *s, uint32_t a, uint32_t b) {
+    ortak_time_ns ta = s->payments[a].p.latest_ns, tb = s->payments[b].p.latest_ns;
+    return ta != tb ? ta < tb : a < b;
+}
+
+void ortak__settle_deadline_push(struct ortak_settle *s, uint32_t x) {
+    ORTAK_ASSERT(s->deadline_len < s->payments_max); /* each payment enters once */
+    uint32_t pos = s->deadline_len++;
+    while (pos > 0 && deadline_less(s, x, s->deadlines[(pos - 1) / 2])) {
+        s->deadlines[pos] = s->deadlines[(pos - 1) / 2];
+        pos = (pos - 1) / 2;
+    }
+    s->deadlines[pos] = x;
+}
+
+static uint32_t deadline_pop(struct ortak_settle *s) {
+    uint32_t top = s->deadlines[0], last = s->deadlines[--s->deadline_len], pos = 0;
+    for (;;) {
+        uint32_t child = 2 * pos + 1;
+        if (child >= s->deadline_len) break;
+        if (child + 1 < s->deadline_len && deadline_less(s, s->deadlines[child + 1], s->deadlines[child])) child++;
+        if (!deadline_less(s, s->deadlines[child], last)) break;
+        s->deadlines[pos] = s->deadlines[child];
+        pos = child;
+    }
+    if (s->deadline_len) s->deadlines[pos] = last;
+    return top;
+}
+
+void ortak__settle_deadlines(struct ortak_settle *s, struct ortak_ledger *l, struct ortak__out *out) {
+    while (s->deadline_len > 0 && s->payments[s->deadlines[0]].p.latest_ns <= out->now) {
+        uint32_t x = deadline_pop(s);
+        if (s->payments[x].state != ORTAK_PAYMENT_QUEUED) continue; /* settled or ended meanwhile */
+        uint32_t payer = s->payments[x].debit;
+        payment_end(s, l, x, ORTAK_PAYMENT_REJECTED, ORTAK_SETTLEMENT_TIMEOUT, out);
+        ortak__ledger_note_rise(l, payer);
+    }
+}
+
+/* ---- queries ----------------------------------------------------------------------------------------------- */
+
+ortak_rc ortak_settle_payment_get(const struct ortak_settle *s, ortak_u128 id, struct ortak_payment_info *out) {
+    uint32_t x;
+    if (!ortak_idmap_get(&s->map, id, &x)) return ORTAK_PAYMENT_NOT_FOUND;
+    const struct stl_payment *p = &s->payments[x];
+    memset(out, 0, sizeof *out);
+    out->p = p->p;
+    out->p.priority = p->priority;
+    out->state = p->state;
+    out->rc = (ortak_rc)p->rc;
+    out->received_ns = p->received_ns;
+    out->ended_ns = p->ended_ns;
+    return ORTAK_OK;
+}
+
+uint32_t ortak_settle_payment_count(const struct ortak_settle *s) { return s->payment_count; }
+
+ortak_rc ortak_settle_queue(const struct ortak_settle *s, ortak_u128 account_id, ortak_u128 *ids, uint32_t max,
+                            uint32_t *n, struct ortak_queue_info *info) {
+    *n = 0;
+    uint32_t a;
+    ortak_rc rc = ortak__ledger_account_index(s->ledger, account_id, &a);
+    if (rc != ORTAK_OK) return ORTAK_ACCOUNT_NOT_FOUND;
+    const struct stl_queue *q = &s->queues[a];
+    if (info) {
+        memset(info, 0, sizeof *info);
+        for (int pr = 0; pr < ORTAK_PRIORITIES; pr++) {
+            info->count[pr] = q->count[pr];
+            info->value[pr] = q->value[pr];
+        }
+    }
+    for (uint8_t pr = 0; pr < ORTAK_PRIORITIES; pr++) {
+        for (uint32_t x = q->head[pr]; x != NONE && *n < max; x = s->payments[x].next)
+            ids[(*n)++] = s->payments[x].p.id;
+    }
+    return ORTAK_OK;
+}
+
+bool ortak_settle_cutoff_passed(const struct ortak_settle *s, uint8_t priority) {
+    return priority < ORTAK_PRIORITIES && (s->cutoff_closed & (1u << priority));
+}
+
+const char *ortak_priority_name(uint8_t priority) {
+    static const char *const names[] = {"highly_urgent", "urgent", "normal"};
+    return priority < ORTAK_PRIORITIES ? names[priority] : "unknown";
+}
+
+const char *ortak_payment_state_name(uint8_t state) {
+    switch (state) {
+    case ORTAK_PAYMENT_QUEUED: return "queued";
+    case ORTAK_PAYMENT_SETTLED: return "settled";
+    case ORTAK_PAYMENT_CANCELLED: return "cancelled";
+    case ORTAK_PAYMENT_REJECTED: return "rejected";
+    default: return "unknown";
+    }
+}

@@ -1,0 +1,86 @@
+/*
+ * Settlement internals, shared with the engine (which drives payments through the ortak__settle_* functions).
+ *
+ * Storage (sized at open from the limits, never grown):
+ *   payments[]   dense, in recording order (queued, settled, cancelled, refused alike); id -> index in `map`
+ *   queues[]     per account: for each priority a doubly linked list of queued payments (prev/next indices),
+ *                with counts and values
+ *   deadlines    a min-heap of payments that have a latest settlement time, by (latest_ns, index); an entry
+ *                whose payment is no longer queued is skipped when it comes out (each payment enters once)
+ * A payment's place in its class is an integer key: the tail gets ++tail_place, the head gets --head_place, so
+ * the order of a queue is the order of keys and can be rebuilt from the payments alone (snapshot loading).
+ */
+#ifndef ORTAK_SETTLE_INT_H
+#define ORTAK_SETTLE_INT_H
+
+#include "base/idmap.h"
+#include "base/slice.h"
+#include "ledger/ledger_int.h"
+#include "ortak/engine.h"
+#include "ortak/settle.h"
+
+struct stl_payment {
+    struct ortak_payment p; /* as submitted */
+    ortak_time_ns received_ns;
+    ortak_time_ns ended_ns;
+    int64_t place;
+    uint32_t debit, credit; /* account indices; UINT32_MAX when refused before they were resolved */
+    uint32_t prev, next;    /* queue links; UINT32_MAX = none */
+    uint16_t rc;
+    uint8_t state;
+    uint8_t priority; /* current; may differ from p.priority after a change */
+};
+
+struct stl_queue {
+    uint32_t head[ORTAK_PRIORITIES], tail[ORTAK_PRIORITIES];
+    uint32_t count[ORTAK_PRIORITIES];
+    ortak_i128 value[ORTAK_PRIORITIES];
+};
+
+struct ortak_settle {
+    const struct ortak_ledger *ledger; /* for queries that name accounts by id */
+    uint32_t payments_max;
+    uint32_t accounts_max;
+    struct stl_payment *payments;
+    uint32_t payment_count;
+    struct ortak_idmap map;
+    struct stl_queue *queues;
+    uint32_t *deadlines;
+    uint32_t deadline_len;
+    int64_t head_place, tail_place;
+    uint8_t cutoff_closed; /* bit per priority */
+};
+
+/* Events one payment can cause in a batch besides its own command's (settled later with its transfer). */
+#define ORTAK__SETTLE_EVENTS_PER_PAYMENT 2u
+/* Events one settlement command can cause itself (a submit that settles: the transfer and the payment). */
+#define ORTAK__SETTLE_EVENTS_PER_COMMAND 2u
+
+int ortak__settle_init(struct ortak_settle *s, const struct ortak_ledger *l, const struct ortak_limits *lim,
+                       uint64_t seed);
+void ortak__settle_free(struct ortak_settle *s);
+size_t ortak__settle_memory_bytes(const struct ortak_settle *s);
+
+void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment *p,
+                          struct ortak__out *out, struct ortak_result *r);
+ortak_rc ortak__settle_cancel(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
+                              struct ortak__out *out);
+ortak_rc ortak__settle_priority(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
+                                struct ortak__out *out);
+ortak_rc ortak__settle_move(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
+                            struct ortak__out *out);
+ortak_rc ortak__settle_cutoff(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_cutoff *c,
+                              struct ortak__out *out);
+/* Rejects queued payments whose latest settlement time is at or before out->now. */
+void ortak__settle_deadlines(struct ortak_settle *s, struct ortak_ledger *l, struct ortak__out *out);
+/* Releases, in FIFO order, the queues of every account whose liquidity rose (cascading as payments settle). */
+void ortak__settle_release(struct ortak_settle *s, struct ortak_ledger *l, struct ortak__out *out);
+
+/* Adds queued payment x to the deadline heap (each payment once). */
+void ortak__settle_deadline_push(struct ortak_settle *s, uint32_t x);
+
+void ortak__settle_encode(const struct ortak_settle *s, ortak_sink_fn sink, void *ctx);
+/* Loads the settlement state after the ledger's (the ledger must be loaded). ORTAK_OK or ORTAK_CORRUPT. */
+ortak_rc ortak__settle_decode(struct ortak_settle *s, struct ortak_ledger *l, struct ortak_slice *cur);
+
+#endif
