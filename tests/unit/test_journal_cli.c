@@ -26,6 +26,9 @@
 #include "ortak/journal.h"
 #include "test_util.h"
 
+/* snprintf into an array that must not truncate (a truncated path or command would test something else). */
+#define FMT(buf, ...) assert_true((size_t)snprintf((buf), sizeof(buf), __VA_ARGS__) < sizeof(buf))
+
 static const char *ortak_bin;
 static char root[256];
 
@@ -78,7 +81,7 @@ __attribute__((format(printf, 3, 4))) static int run(char *out, size_t cap, cons
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", ortak_bin, args);
+    FMT(cmd, "'%s' %s 2>&1", ortak_bin, args);
     FILE *f = popen(cmd, "r");
     assert_non_null(f);
     size_t n = fread(out, 1, cap - 1, f);
@@ -90,14 +93,14 @@ __attribute__((format(printf, 3, 4))) static int run(char *out, size_t cap, cons
 
 static void copy_dir(const char *from, const char *to) {
     char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", to, from, to);
+    FMT(cmd, "rm -rf '%s' && cp -r '%s' '%s'", to, from, to);
     assert_int_equal(system(cmd), 0);
 }
 
 /* A listing of names and sizes and contents' checksum, to prove verify changes nothing. */
 static unsigned long long dir_fingerprint(const char *dir) {
     char cmd[600], out[256] = "";
-    snprintf(cmd, sizeof cmd, "cd '%s' && ls -l --time-style=+ . | cksum && cat ./* 2>/dev/null | cksum", dir);
+    FMT(cmd, "cd '%s' && ls -l --time-style=+ . | cksum && cat ./* 2>/dev/null | cksum", dir);
     FILE *f = popen(cmd, "r");
     size_t n = fread(out, 1, sizeof out - 1, f);
     out[n] = '\0';
@@ -124,7 +127,7 @@ static void expect_verify(const char *dir, int code, const char *needle) {
 }
 
 static void path_in(char *out, size_t cap, const char *dir, const char *name) {
-    snprintf(out, cap, "%s/%s", dir, name);
+    assert_true((size_t)snprintf(out, cap, "%s/%s", dir, name) < cap);
 }
 
 static char good[300], work[300];
@@ -154,7 +157,7 @@ static void test_dump_and_replay(void **state) {
 
 static void test_empty_and_foreign(void **state) {
     (void)state;
-    snprintf(work, sizeof work, "%s/empty", root);
+    FMT(work, "%s/empty", root);
     mkdir(work, 0750);
     expect_verify(work, 3, "holds no journal");
     copy_dir(good, work);
@@ -214,7 +217,7 @@ static void test_missing_segment(void **state) {
     char second[300] = "";
     int seen = 0;
     for (int i = 0; i < n; i++) {
-        if (strstr(names[i]->d_name, ".ojl") && ++seen == 2) snprintf(second, sizeof second, "%s", names[i]->d_name);
+        if (strstr(names[i]->d_name, ".ojl") && ++seen == 2) FMT(second, "%s", names[i]->d_name);
         free(names[i]);
     }
     free(names);
@@ -229,7 +232,7 @@ static void test_damaged_snapshot(void **state) {
     (void)state;
     copy_dir(good, work);
     char p[400];
-    snprintf(p, sizeof p, "%s/%020d.osn", work, RECORDS / 2 + 1);
+    FMT(p, "%s/%020d.osn", work, RECORDS / 2 + 1);
     unsigned char x = 0xff;
     patch(p, 300, &x, 1);
     expect_verify(work, 10, "snapshot");
@@ -239,8 +242,8 @@ static int setup(void **state) {
     (void)state;
     snprintf(root, sizeof root, "/tmp/ortak-cli-XXXXXX");
     if (!mkdtemp(root)) return -1;
-    snprintf(good, sizeof good, "%s/good", root);
-    snprintf(work, sizeof work, "%s/work", root);
+    FMT(good, "%s/good", root);
+    FMT(work, "%s/work", root);
     make_journal(good);
     return 0;
 }
@@ -248,7 +251,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    FMT(cmd, "rm -rf '%s'", root);
     return system(cmd) == 0 ? 0 : -1;
 }
 
