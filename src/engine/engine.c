@@ -60,6 +60,7 @@ ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine *
         free(e);
         return ORTAK_NOMEM;
     }
+    e->ledger.payment_ids = &e->settle.map;
     *out = e;
     return ORTAK_OK;
 }

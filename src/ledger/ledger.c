@@ -175,6 +175,14 @@ ortak_rc ortak__ledger_participant_set_status(struct ortak_ledger *l, const stru
     if (c->status < ORTAK_PARTICIPANT_ACTIVE || c->status > ORTAK_PARTICIPANT_CLOSED) return ORTAK_STATUS_INVALID;
     if (l->participant_status[idx] == ORTAK_PARTICIPANT_CLOSED) return ORTAK_STATUS_INVALID; /* closing is final */
     l->participant_status[idx] = c->status;
+    if (c->status == ORTAK_PARTICIPANT_ACTIVE) {
+        /* Its queued payments may settle again: report its settlement accounts as if their liquidity rose. */
+        for (uint32_t cur = 0; cur < l->currency_count; cur++) {
+            uint32_t a;
+            if (ortak_idmap_get(&l->owner_map, ortak__owner_key(idx, cur, ORTAK_ACCOUNT_SETTLEMENT), &a))
+                ortak__ledger_note_rise(l, a);
+        }
+    }
     struct ortak_event *ev = ortak__event_push(out, ORTAK_EV_PARTICIPANT_STATUS);
     event_bic(ev, p->bic);
     ev->status = l->participant_status[idx];

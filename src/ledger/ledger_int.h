@@ -137,6 +137,8 @@ struct ortak_ledger {
      * reservation raises what it can pay.
      */
     uint8_t *watch; /* per account: 0, LDG_WATCHED, or LDG_WATCHED_ROSE when listed */
+    /* Ids that belong to payments (the settlement module's map): a client's transfer may not take one. */
+    const struct ortak_idmap *payment_ids;
     uint32_t *rose;
     uint32_t rose_len;
 };

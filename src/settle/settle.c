@@ -300,6 +300,7 @@ ortak_rc ortak__settle_priority(struct ortak_settle *s, struct ortak_ledger *l, 
     if (c->priority >= ORTAK_PRIORITIES) return ORTAK_PRIORITY_INVALID;
     ortak_rc rc = queued_payment(s, c->id, &x);
     if (rc != ORTAK_OK) return rc;
+    if (s->cutoff_closed & (1u << c->priority)) return ORTAK_CUTOFF_PASSED; /* no payment waits in a closed class */
     struct stl_payment *p = &s->payments[x];
     uint8_t old = p->priority;
     queue_unlink(s, l, x);
@@ -341,8 +342,10 @@ ortak_rc ortak__settle_cutoff(struct ortak_settle *s, struct ortak_ledger *l, co
     for (uint32_t a = 0; a < l->account_count; a++) {
         for (uint8_t pr = 0; pr < ORTAK_PRIORITIES; pr++) {
             if (!(c->priorities & (1u << pr))) continue;
+            if (s->queues[a].head[pr] == NONE) continue;
             while (s->queues[a].head[pr] != NONE)
                 payment_end(s, l, s->queues[a].head[pr], ORTAK_PAYMENT_REJECTED, ORTAK_REJECTED_AT_CUTOFF, out);
+            ortak__ledger_note_rise(l, a); /* what waited behind the rejected class may go now */
         }
     }
     return ORTAK_OK;

@@ -124,4 +124,55 @@ static inline struct ortak_account_info tu_account_info(const struct ortak_engin
     return a;
 }
 
+/* ---- payments (settle.h) ----------------------------------------------------------------------------------- */
+
+/* ORTAK_CMD_PAYMENT_SUBMIT of `amount` from `debit` to `credit` at `priority` (enum ortak_priority), no latest time. */
+static inline struct ortak_cmd tu_payment(ortak_time_ns ts, ortak_u128 id, ortak_u128 debit, ortak_u128 credit,
+                                          uint64_t amount, uint8_t priority) {
+    struct ortak_cmd c = tu_cmd(ts, ORTAK_CMD_PAYMENT_SUBMIT);
+    c.u.payment.id = id;
+    c.u.payment.debit_account_id = debit;
+    c.u.payment.credit_account_id = credit;
+    c.u.payment.amount = amount;
+    c.u.payment.priority = priority;
+    return c;
+}
+
+/* The payment command `c` with a latest settlement time. */
+static inline struct ortak_cmd tu_latest(struct ortak_cmd c, ortak_time_ns latest_ns) {
+    c.u.payment.latest_ns = latest_ns;
+    return c;
+}
+
+/* ORTAK_CMD_PAYMENT_CANCEL of a queued payment. */
+static inline struct ortak_cmd tu_cancel(ortak_time_ns ts, ortak_u128 id) {
+    struct ortak_cmd c = tu_cmd(ts, ORTAK_CMD_PAYMENT_CANCEL);
+    c.u.control.id = id;
+    return c;
+}
+
+/* ORTAK_CMD_PAYMENT_PRIORITY: a queued payment's new priority. */
+static inline struct ortak_cmd tu_priority(ortak_time_ns ts, ortak_u128 id, uint8_t priority) {
+    struct ortak_cmd c = tu_cmd(ts, ORTAK_CMD_PAYMENT_PRIORITY);
+    c.u.control.id = id;
+    c.u.control.priority = priority;
+    return c;
+}
+
+/* ORTAK_CMD_PAYMENT_MOVE: a queued payment to the head (to_head = 1) or the tail of its class. */
+static inline struct ortak_cmd tu_move(ortak_time_ns ts, ortak_u128 id, uint8_t to_head) {
+    struct ortak_cmd c = tu_cmd(ts, ORTAK_CMD_PAYMENT_MOVE);
+    c.u.control.id = id;
+    c.u.control.to_head = to_head;
+    return c;
+}
+
+/* ORTAK_CMD_CUTOFF: closes (open = 0) or reopens the priorities in `mask` (1 << priority). */
+static inline struct ortak_cmd tu_cutoff(ortak_time_ns ts, uint8_t mask, uint8_t open) {
+    struct ortak_cmd c = tu_cmd(ts, ORTAK_CMD_CUTOFF);
+    c.u.cutoff.priorities = mask;
+    c.u.cutoff.open = open;
+    return c;
+}
+
 #endif
