@@ -393,7 +393,8 @@ static ortak_rc transfer_one(struct ortak_ledger *l, const struct ortak_transfer
         return (ortak_rc)l->transfers[idx].rc;
     }
     /* A payment's id is kept for the transfer that will settle it, even while the payment waits in a queue. */
-    if (l->payment_ids && ortak_idmap_get(l->payment_ids, t->id, &idx)) return ORTAK_TRANSFER_EXISTS_DIFFERENT;
+    if (l->payment_ids && l->payment_ids->count && ortak_idmap_get(l->payment_ids, t->id, &idx))
+        return ORTAK_TRANSFER_EXISTS_DIFFERENT;
     ortak_rc rc = check_fields(t);
     if (rc != ORTAK_OK) return rc;
     if (t->flags & (ORTAK_TRANSFER_POST_PENDING | ORTAK_TRANSFER_VOID_PENDING)) return book_resolve(l, t, out);
