@@ -143,7 +143,6 @@ ortak_time_ns ortak_engine_now(const struct ortak_engine *e);
  * Writes the canonical encoding of the whole state through `sink` in pieces. The encoding is documented in
  * docs/ledger.md; it depends only on the logical state, never on memory layout or pool slot order.
  */
-typedef void (*ortak_sink_fn)(void *ctx, const void *data, size_t len);
 void ortak_engine_encode(const struct ortak_engine *e, ortak_sink_fn sink, void *ctx);
 
 /*

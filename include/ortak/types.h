@@ -30,4 +30,7 @@ char *ortak_u128_hex(ortak_u128 v, char out[33]);
 /* Writes the decimal form of `v` and a NUL into `out` (41 bytes: sign and 39 digits). Returns `out`. */
 char *ortak_i128_dec(ortak_i128 v, char out[41]);
 
+/* Receives encoded bytes in pieces (state encoding, snapshots): `len` bytes at `data`. */
+typedef void (*ortak_sink_fn)(void *ctx, const void *data, size_t len);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/assert.h"
+#include "base/bytes.h"
 #include "base/slice.h"
 #include "ortak/engine.h"
 
@@ -35,7 +36,8 @@ struct w {
 };
 
 static void w_u64(struct w *w, uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; i++) *w->p++ = (unsigned char)(v >> (8 * i));
+    ortak__le_put(w->p, v, bytes);
+    w->p += bytes;
 }
 static void w_u128(struct w *w, ortak_u128 v) {
     w_u64(w, (uint64_t)v, 8);
@@ -125,36 +127,12 @@ size_t ortak_batch_encode(const struct ortak_cmd *cmds, uint32_t n, void *buf, s
 
 /* ---- decoding ---------------------------------------------------------------------------------------------- */
 
-struct r {
-    struct ortak_slice s;
-    bool bad;
-};
+/* The reader's field helpers, under short local names. */
+#define r_u64(r, bytes) ortak__get_le((r), (bytes))
+#define r_u128(r) ortak__get_u128(r)
 
-static const unsigned char *r_take(struct r *r, size_t n) {
-    if (r->bad || r->s.len < n) {
-        r->bad = true;
-        return NULL;
-    }
-    const unsigned char *p = (const unsigned char *)r->s.ptr;
-    r->s.ptr += n;
-    r->s.len -= n;
-    return p;
-}
-
-static uint64_t r_u64(struct r *r, int bytes) {
-    const unsigned char *p = r_take(r, (size_t)bytes);
-    uint64_t v = 0;
-    for (int i = bytes - 1; p && i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
-static ortak_u128 r_u128(struct r *r) {
-    uint64_t lo = r_u64(r, 8);
-    return ORTAK_U128(r_u64(r, 8), lo);
-}
-
-static void r_text(struct r *r, char *dst, size_t cap) {
-    const unsigned char *p = r_take(r, cap);
+static void r_text(struct ortak__reader *r, char *dst, size_t cap) {
+    const unsigned char *p = ortak__get_ref(r, cap);
     if (!p) return;
     if (!memchr(p, '\0', cap)) {
         r->bad = true;
@@ -163,7 +141,7 @@ static void r_text(struct r *r, char *dst, size_t cap) {
     memcpy(dst, p, cap);
 }
 
-static void decode_transfer(struct r *r, struct ortak_transfer *t) {
+static void decode_transfer(struct ortak__reader *r, struct ortak_transfer *t) {
     t->id = r_u128(r);
     t->debit_account_id = r_u128(r);
     t->credit_account_id = r_u128(r);
@@ -175,7 +153,7 @@ static void decode_transfer(struct r *r, struct ortak_transfer *t) {
     t->code = (uint16_t)r_u64(r, 2);
 }
 
-static void decode_one(struct r *r, struct ortak_cmd *c) {
+static void decode_one(struct ortak__reader *r, struct ortak_cmd *c) {
     memset(c, 0, sizeof *c);
     c->timestamp = r_u64(r, 8);
     c->kind = (uint32_t)r_u64(r, 1);
@@ -230,12 +208,13 @@ static void decode_one(struct r *r, struct ortak_cmd *c) {
 }
 
 ortak_rc ortak_batch_decode(const void *buf, size_t len, struct ortak_cmd *cmds, uint32_t cap, uint32_t *n) {
-    struct r r = {{buf, len}, false};
+    struct ortak_slice in = {buf, len};
+    struct ortak__reader r = {&in, false};
     uint64_t count = r_u64(&r, 4);
     *n = 0;
     if (r.bad || count > cap) return ORTAK_CORRUPT;
     for (uint32_t i = 0; i < count && !r.bad; i++) decode_one(&r, &cmds[i]);
-    if (r.bad || r.s.len != 0) return ORTAK_CORRUPT;
+    if (r.bad || in.len != 0) return ORTAK_CORRUPT;
     *n = (uint32_t)count;
     return ORTAK_OK;
 }

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 
+#include "base/bytes.h"
 #include "ortak/journal.h"
 
 #define JNL_SEG_MAGIC "ORTAKJNL"
@@ -32,9 +33,6 @@
 #define JNL_NAME_DIGITS 20
 
 static inline uint64_t jnl_pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
-
-void ortak__le_put(unsigned char *p, uint64_t v, int bytes);
-uint64_t ortak__le_get(const unsigned char *p, int bytes);
 
 /* Fills *problem (when not NULL) and returns the rc that goes with the kind. */
 __attribute__((format(printf, 6, 7))) ortak_rc ortak__journal_problem(struct ortak_journal_problem *problem,

@@ -13,16 +13,6 @@
 #include "base/log.h"
 #include "journal_int.h"
 
-void ortak__le_put(unsigned char *p, uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-uint64_t ortak__le_get(const unsigned char *p, int bytes) {
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
 ortak_rc ortak__journal_problem(struct ortak_journal_problem *problem, enum ortak_journal_problem_kind kind,
                                 const char *file, uint64_t offset, uint64_t seq, const char *fmt, ...) {
     if (problem) {

@@ -13,87 +13,73 @@
 #include <string.h>
 
 #include "base/assert.h"
+#include "base/bytes.h"
 #include "ledger_int.h"
 
-struct enc {
-    ortak_sink_fn sink;
-    void *ctx;
-};
-
-static void put_u64(struct enc *e, uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-    e->sink(e->ctx, b, 8);
-}
-static void put_u128(struct enc *e, ortak_u128 v) {
-    put_u64(e, (uint64_t)v);
-    put_u64(e, (uint64_t)(v >> 64));
-}
-static void put_bytes(struct enc *e, const void *p, size_t n) { e->sink(e->ctx, p, n); }
-
-static void encode_currency(struct enc *e, const struct ldg_currency *c) {
-    put_bytes(e, c->cfg.code, 4);
-    put_u64(e, (uint64_t)c->cfg.numeric | (uint64_t)c->cfg.minor_units << 16 | (uint64_t)(uint32_t)c->agent << 32);
-    put_bytes(e, c->cfg.agent_bic, 12);
+static void encode_currency(const struct ortak__writer *e, const struct ldg_currency *c) {
+    ortak__put_bytes(e, c->cfg.code, 4);
+    ortak__put_u64(e,
+                   (uint64_t)c->cfg.numeric | (uint64_t)c->cfg.minor_units << 16 | (uint64_t)(uint32_t)c->agent << 32);
+    ortak__put_bytes(e, c->cfg.agent_bic, 12);
 }
 
-static void encode_participant(struct enc *e, const struct ldg_participant *p, uint8_t status) {
-    put_bytes(e, p->bic, 12);
-    put_bytes(e, p->name, sizeof p->name);
-    put_bytes(e, p->country, 3);
-    put_u64(e, (uint64_t)p->role | (uint64_t)status << 8);
+static void encode_participant(const struct ortak__writer *e, const struct ldg_participant *p, uint8_t status) {
+    ortak__put_bytes(e, p->bic, 12);
+    ortak__put_bytes(e, p->name, sizeof p->name);
+    ortak__put_bytes(e, p->country, 3);
+    ortak__put_u64(e, (uint64_t)p->role | (uint64_t)status << 8);
 }
 
-static void encode_account(struct enc *e, const struct ldg_account *a) {
-    put_u128(e, a->id);
-    put_u64(e, (uint64_t)a->participant | (uint64_t)a->currency << 32 | (uint64_t)a->kind << 48 |
-                   (uint64_t)a->status << 56);
-    put_u128(e, (ortak_u128)a->b.debits_posted);
-    put_u128(e, (ortak_u128)a->b.credits_posted);
-    put_u128(e, (ortak_u128)a->b.debits_pending);
-    put_u128(e, (ortak_u128)a->b.credits_pending);
-    put_u64(e, (uint64_t)a->credit_line);
-    put_u64(e, (uint64_t)a->reserved);
-    put_u64(e, a->history_last);
-    put_u64(e, a->pending_count);
+static void encode_account(const struct ortak__writer *e, const struct ldg_account *a) {
+    ortak__put_u128(e, a->id);
+    ortak__put_u64(e, (uint64_t)a->participant | (uint64_t)a->currency << 32 | (uint64_t)a->kind << 48 |
+                          (uint64_t)a->status << 56);
+    ortak__put_u128(e, (ortak_u128)a->b.debits_posted);
+    ortak__put_u128(e, (ortak_u128)a->b.credits_posted);
+    ortak__put_u128(e, (ortak_u128)a->b.debits_pending);
+    ortak__put_u128(e, (ortak_u128)a->b.credits_pending);
+    ortak__put_u64(e, (uint64_t)a->credit_line);
+    ortak__put_u64(e, (uint64_t)a->reserved);
+    ortak__put_u64(e, a->history_last);
+    ortak__put_u64(e, a->pending_count);
 }
 
-static void encode_transfer(struct enc *e, const struct ldg_transfer *t) {
-    put_u128(e, t->t.id);
-    put_u128(e, t->t.debit_account_id);
-    put_u128(e, t->t.credit_account_id);
-    put_u128(e, t->t.pending_id);
-    put_u128(e, t->t.user_data);
-    put_u64(e, t->t.amount);
-    put_u64(e, (uint64_t)t->t.timeout_s | (uint64_t)t->t.flags << 32 | (uint64_t)t->t.code << 48);
-    put_u64(e, t->timestamp);
-    put_u64(e, t->amount_booked);
-    put_u64(e, (uint64_t)t->rc | (uint64_t)t->pending_state << 16);
+static void encode_transfer(const struct ortak__writer *e, const struct ldg_transfer *t) {
+    ortak__put_u128(e, t->t.id);
+    ortak__put_u128(e, t->t.debit_account_id);
+    ortak__put_u128(e, t->t.credit_account_id);
+    ortak__put_u128(e, t->t.pending_id);
+    ortak__put_u128(e, t->t.user_data);
+    ortak__put_u64(e, t->t.amount);
+    ortak__put_u64(e, (uint64_t)t->t.timeout_s | (uint64_t)t->t.flags << 32 | (uint64_t)t->t.code << 48);
+    ortak__put_u64(e, t->timestamp);
+    ortak__put_u64(e, t->amount_booked);
+    ortak__put_u64(e, (uint64_t)t->rc | (uint64_t)t->pending_state << 16);
 }
 
-static void encode_posting(struct enc *e, const struct ldg_posting *p) {
-    put_u64(e, p->timestamp);
-    put_u128(e, (ortak_u128)p->balance_after);
-    put_u64(e, (uint64_t)p->amount);
-    put_u64(e, p->prev);
-    put_u64(e, p->next);
-    put_u64(e, (uint64_t)p->account | (uint64_t)p->transfer << 32);
+static void encode_posting(const struct ortak__writer *e, const struct ldg_posting *p) {
+    ortak__put_u64(e, p->timestamp);
+    ortak__put_u128(e, (ortak_u128)p->balance_after);
+    ortak__put_u64(e, (uint64_t)p->amount);
+    ortak__put_u64(e, p->prev);
+    ortak__put_u64(e, p->next);
+    ortak__put_u64(e, (uint64_t)p->account | (uint64_t)p->transfer << 32);
 }
 
 void ortak__ledger_encode(const struct ortak_ledger *l, ortak_sink_fn sink, void *ctx) {
-    struct enc e = {sink, ctx};
-    put_u64(&e, l->currency_count);
+    struct ortak__writer e = {sink, ctx};
+    ortak__put_u64(&e, l->currency_count);
     for (uint32_t i = 0; i < l->currency_count; i++) encode_currency(&e, &l->currencies[i]);
-    put_u64(&e, l->participant_count);
+    ortak__put_u64(&e, l->participant_count);
     for (uint32_t i = 0; i < l->participant_count; i++)
         encode_participant(&e, &l->participants[i], l->participant_status[i]);
-    put_u64(&e, l->account_count);
+    ortak__put_u64(&e, l->account_count);
     for (uint32_t i = 0; i < l->account_count; i++) encode_account(&e, &l->accounts[i]);
-    put_u64(&e, l->transfer_count);
+    ortak__put_u64(&e, l->transfer_count);
     for (uint32_t i = 0; i < l->transfer_count; i++) encode_transfer(&e, &l->transfers[i]);
     uint64_t kept = l->history_head < l->limits.history_max ? l->history_head : l->limits.history_max;
-    put_u64(&e, l->history_head);
-    put_u64(&e, kept);
+    ortak__put_u64(&e, l->history_head);
+    ortak__put_u64(&e, kept);
     for (uint64_t s = l->history_head - kept; s < l->history_head; s++) {
         const struct ldg_posting *p = ortak__history_at(l, s);
         ORTAK_ASSERT(p->seq == s);
@@ -102,41 +88,6 @@ void ortak__ledger_encode(const struct ortak_ledger *l, ortak_sink_fn sink, void
 }
 
 /* ---- decoding ---------------------------------------------------------------------------------------------- */
-
-struct dec {
-    struct ortak_slice *cur;
-    bool bad;
-};
-
-static const void *take(struct dec *d, size_t n) {
-    if (d->bad || d->cur->len < n) {
-        d->bad = true;
-        return NULL;
-    }
-    const void *p = d->cur->ptr;
-    d->cur->ptr += n;
-    d->cur->len -= n;
-    return p;
-}
-
-static uint64_t get_u64(struct dec *d) {
-    const unsigned char *b = take(d, 8);
-    uint64_t v = 0;
-    if (b) {
-        for (int i = 7; i >= 0; i--) v = (v << 8) | b[i];
-    }
-    return v;
-}
-
-static ortak_u128 get_u128(struct dec *d) {
-    uint64_t lo = get_u64(d);
-    return ORTAK_U128(get_u64(d), lo);
-}
-
-static void get_bytes(struct dec *d, void *dst, size_t n) {
-    const void *p = take(d, n);
-    if (p) memcpy(dst, p, n);
-}
 
 /* A fixed-size text field in canonical form: a NUL within it, and only NULs after the first. */
 static bool terminated(const char *s, size_t cap) {
@@ -148,14 +99,14 @@ static bool terminated(const char *s, size_t cap) {
     return true;
 }
 
-static bool decode_currencies(struct ortak_ledger *l, struct dec *d) {
-    if (get_u64(d) != l->currency_count) return false;
+static bool decode_currencies(struct ortak_ledger *l, struct ortak__reader *d) {
+    if (ortak__get_le(d, 8) != l->currency_count) return false;
     for (uint32_t i = 0; i < l->currency_count && !d->bad; i++) {
         struct ldg_currency *c = &l->currencies[i];
         char code[4], bic[12];
-        get_bytes(d, code, 4);
-        uint64_t v = get_u64(d);
-        get_bytes(d, bic, 12);
+        ortak__get_bytes(d, code, 4);
+        uint64_t v = ortak__get_le(d, 8);
+        ortak__get_bytes(d, bic, 12);
         if (memcmp(code, c->cfg.code, 4) != 0 || !terminated(bic, 12) || strncmp(bic, c->cfg.agent_bic, 12) != 0)
             return false;
         if ((uint16_t)v != c->cfg.numeric || (uint8_t)(v >> 16) != c->cfg.minor_units || (uint8_t)(v >> 24) != 0)
@@ -165,15 +116,15 @@ static bool decode_currencies(struct ortak_ledger *l, struct dec *d) {
     return !d->bad;
 }
 
-static bool decode_participants(struct ortak_ledger *l, struct dec *d) {
-    uint64_t n = get_u64(d);
+static bool decode_participants(struct ortak_ledger *l, struct ortak__reader *d) {
+    uint64_t n = ortak__get_le(d, 8);
     if (n > l->limits.participants_max) return false;
     for (uint32_t i = 0; i < n && !d->bad; i++) {
         struct ldg_participant *p = &l->participants[i];
-        get_bytes(d, p->bic, 12);
-        get_bytes(d, p->name, sizeof p->name);
-        get_bytes(d, p->country, 3);
-        uint64_t v = get_u64(d);
+        ortak__get_bytes(d, p->bic, 12);
+        ortak__get_bytes(d, p->name, sizeof p->name);
+        ortak__get_bytes(d, p->country, 3);
+        uint64_t v = ortak__get_le(d, 8);
         p->role = (uint8_t)v;
         uint8_t status = (uint8_t)(v >> 8);
         l->participant_status[i] = status;
@@ -196,25 +147,25 @@ static bool balances_sane(const struct ldg_balances *b) {
     return b->debits_posted >= 0 && b->credits_posted >= 0 && b->debits_pending >= 0 && b->credits_pending >= 0;
 }
 
-static bool decode_accounts(struct ortak_ledger *l, struct dec *d) {
-    uint64_t n = get_u64(d);
+static bool decode_accounts(struct ortak_ledger *l, struct ortak__reader *d) {
+    uint64_t n = ortak__get_le(d, 8);
     if (n > l->limits.accounts_max) return false;
     for (uint32_t i = 0; i < n && !d->bad; i++) {
         struct ldg_account *a = &l->accounts[i];
-        a->id = get_u128(d);
-        uint64_t v = get_u64(d);
+        a->id = ortak__get_u128(d);
+        uint64_t v = ortak__get_le(d, 8);
         a->participant = (uint32_t)v;
         a->currency = (uint16_t)(v >> 32);
         a->kind = (uint8_t)(v >> 48);
         a->status = (uint8_t)(v >> 56);
-        a->b.debits_posted = (ortak_i128)get_u128(d);
-        a->b.credits_posted = (ortak_i128)get_u128(d);
-        a->b.debits_pending = (ortak_i128)get_u128(d);
-        a->b.credits_pending = (ortak_i128)get_u128(d);
-        a->credit_line = (int64_t)get_u64(d);
-        a->reserved = (int64_t)get_u64(d);
-        a->history_last = get_u64(d);
-        uint64_t pending_count = get_u64(d);
+        a->b.debits_posted = (ortak_i128)ortak__get_u128(d);
+        a->b.credits_posted = (ortak_i128)ortak__get_u128(d);
+        a->b.debits_pending = (ortak_i128)ortak__get_u128(d);
+        a->b.credits_pending = (ortak_i128)ortak__get_u128(d);
+        a->credit_line = (int64_t)ortak__get_le(d, 8);
+        a->reserved = (int64_t)ortak__get_le(d, 8);
+        a->history_last = ortak__get_le(d, 8);
+        uint64_t pending_count = ortak__get_le(d, 8);
         a->pending_count = (uint32_t)pending_count;
         if (d->bad || a->id == 0 || a->id == ORTAK_U128_MAX || a->participant >= l->participant_count ||
             a->currency >= l->currency_count || a->kind < ORTAK_ACCOUNT_SETTLEMENT ||
@@ -246,22 +197,22 @@ static bool transfer_accounts(struct ortak_ledger *l, struct ldg_transfer *x) {
     return x->debit != x->credit && l->accounts[x->debit].currency == l->accounts[x->credit].currency;
 }
 
-static bool decode_transfer(struct ortak_ledger *l, struct dec *d, uint32_t i) {
+static bool decode_transfer(struct ortak_ledger *l, struct ortak__reader *d, uint32_t i) {
     struct ldg_transfer *x = &l->transfers[i];
     memset(x, 0, sizeof *x);
-    x->t.id = get_u128(d);
-    x->t.debit_account_id = get_u128(d);
-    x->t.credit_account_id = get_u128(d);
-    x->t.pending_id = get_u128(d);
-    x->t.user_data = get_u128(d);
-    x->t.amount = get_u64(d);
-    uint64_t v = get_u64(d);
+    x->t.id = ortak__get_u128(d);
+    x->t.debit_account_id = ortak__get_u128(d);
+    x->t.credit_account_id = ortak__get_u128(d);
+    x->t.pending_id = ortak__get_u128(d);
+    x->t.user_data = ortak__get_u128(d);
+    x->t.amount = ortak__get_le(d, 8);
+    uint64_t v = ortak__get_le(d, 8);
     x->t.timeout_s = (uint32_t)v;
     x->t.flags = (uint16_t)(v >> 32);
     x->t.code = (uint16_t)(v >> 48);
-    x->timestamp = get_u64(d);
-    x->amount_booked = get_u64(d);
-    uint64_t w = get_u64(d);
+    x->timestamp = ortak__get_le(d, 8);
+    x->amount_booked = ortak__get_le(d, 8);
+    uint64_t w = ortak__get_le(d, 8);
     x->rc = (uint16_t)w;
     x->pending_state = (uint8_t)(w >> 16);
     x->debit = x->credit = x->pending_slot = UINT32_MAX;
@@ -280,19 +231,19 @@ static bool decode_transfer(struct ortak_ledger *l, struct dec *d, uint32_t i) {
     return true;
 }
 
-static bool decode_history(struct ortak_ledger *l, struct dec *d) {
-    l->history_head = get_u64(d);
-    uint64_t kept = get_u64(d);
+static bool decode_history(struct ortak_ledger *l, struct ortak__reader *d) {
+    l->history_head = ortak__get_le(d, 8);
+    uint64_t kept = ortak__get_le(d, 8);
     if (d->bad || kept > l->history_head) return false;
     uint64_t skip = kept > l->limits.history_max ? kept - l->limits.history_max : 0;
     for (uint64_t k = 0; k < kept && !d->bad; k++) {
         struct ldg_posting p = {.seq = l->history_head - kept + k};
-        p.timestamp = get_u64(d);
-        p.balance_after = (ortak_i128)get_u128(d);
-        p.amount = (int64_t)get_u64(d);
-        p.prev = get_u64(d);
-        p.next = get_u64(d);
-        uint64_t v = get_u64(d);
+        p.timestamp = ortak__get_le(d, 8);
+        p.balance_after = (ortak_i128)ortak__get_u128(d);
+        p.amount = (int64_t)ortak__get_le(d, 8);
+        p.prev = ortak__get_le(d, 8);
+        p.next = ortak__get_le(d, 8);
+        uint64_t v = ortak__get_le(d, 8);
         p.account = (uint32_t)v;
         p.transfer = (uint32_t)(v >> 32);
         if (p.account >= l->account_count || p.transfer >= l->transfer_count || p.prev > p.seq ||
@@ -342,9 +293,9 @@ static bool totals_consistent(const struct ortak_ledger *l) {
 }
 
 ortak_rc ortak__ledger_decode(struct ortak_ledger *l, struct ortak_slice *cur) {
-    struct dec d = {cur, false};
+    struct ortak__reader d = {cur, false};
     if (!decode_currencies(l, &d) || !decode_participants(l, &d) || !decode_accounts(l, &d)) return ORTAK_CORRUPT;
-    uint64_t n = get_u64(&d);
+    uint64_t n = ortak__get_le(&d, 8);
     if (d.bad || n > l->limits.transfers_max) return ORTAK_CORRUPT;
     for (uint32_t i = 0; i < n; i++) {
         if (!decode_transfer(l, &d, i)) return ORTAK_CORRUPT;

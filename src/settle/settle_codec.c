@@ -11,82 +11,49 @@
 #include <string.h>
 
 #include "base/assert.h"
+#include "base/bytes.h"
 #include "settle_int.h"
 
 #define NONE UINT32_MAX
 
-static void put_u64(ortak_sink_fn sink, void *ctx, uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-    sink(ctx, b, 8);
-}
-
-static void put_u128(ortak_sink_fn sink, void *ctx, ortak_u128 v) {
-    put_u64(sink, ctx, (uint64_t)v);
-    put_u64(sink, ctx, (uint64_t)(v >> 64));
-}
-
 void ortak__settle_encode(const struct ortak_settle *s, ortak_sink_fn sink, void *ctx) {
-    put_u64(sink, ctx, s->payment_count);
-    put_u64(sink, ctx, (uint64_t)s->head_place);
-    put_u64(sink, ctx, (uint64_t)s->tail_place);
-    put_u64(sink, ctx, s->cutoff_closed);
+    const struct ortak__writer w = {sink, ctx}, *e = &w;
+    ortak__put_u64(e, s->payment_count);
+    ortak__put_u64(e, (uint64_t)s->head_place);
+    ortak__put_u64(e, (uint64_t)s->tail_place);
+    ortak__put_u64(e, s->cutoff_closed);
     for (uint32_t i = 0; i < s->payment_count; i++) {
         const struct stl_payment *p = &s->payments[i];
-        put_u128(sink, ctx, p->p.id);
-        put_u128(sink, ctx, p->p.debit_account_id);
-        put_u128(sink, ctx, p->p.credit_account_id);
-        put_u128(sink, ctx, p->p.uetr);
-        put_u64(sink, ctx, p->p.amount);
-        put_u64(sink, ctx, p->p.latest_ns);
-        put_u64(sink, ctx, p->received_ns);
-        put_u64(sink, ctx, p->ended_ns);
-        put_u64(sink, ctx, (uint64_t)p->place);
-        put_u64(sink, ctx,
-                (uint64_t)p->rc | (uint64_t)p->state << 16 | (uint64_t)p->priority << 24 |
-                    (uint64_t)p->p.priority << 32);
+        ortak__put_u128(e, p->p.id);
+        ortak__put_u128(e, p->p.debit_account_id);
+        ortak__put_u128(e, p->p.credit_account_id);
+        ortak__put_u128(e, p->p.uetr);
+        ortak__put_u64(e, p->p.amount);
+        ortak__put_u64(e, p->p.latest_ns);
+        ortak__put_u64(e, p->received_ns);
+        ortak__put_u64(e, p->ended_ns);
+        ortak__put_u64(e, (uint64_t)p->place);
+        ortak__put_u64(e, (uint64_t)p->rc | (uint64_t)p->state << 16 | (uint64_t)p->priority << 24 |
+                              (uint64_t)p->p.priority << 32);
     }
 }
 
 /* ---- decoding ---------------------------------------------------------------------------------------------- */
 
-struct dec {
-    struct ortak_slice *cur;
-    bool bad;
-};
-
-static uint64_t get_u64(struct dec *d) {
-    if (d->bad || d->cur->len < 8) {
-        d->bad = true;
-        return 0;
-    }
-    const unsigned char *b = (const unsigned char *)d->cur->ptr;
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | b[i];
-    d->cur->ptr += 8;
-    d->cur->len -= 8;
-    return v;
-}
-
-static ortak_u128 get_u128(struct dec *d) {
-    uint64_t lo = get_u64(d);
-    return ORTAK_U128(get_u64(d), lo);
-}
-
 /* Reads one payment into index x; checks it on its own and against the ledger. */
-static bool decode_payment(struct ortak_settle *s, const struct ortak_ledger *l, struct dec *d, uint32_t x) {
+static bool decode_payment(struct ortak_settle *s, const struct ortak_ledger *l, struct ortak__reader *d, uint32_t x) {
     struct stl_payment *p = &s->payments[x];
     memset(p, 0, sizeof *p);
-    p->p.id = get_u128(d);
-    p->p.debit_account_id = get_u128(d);
-    p->p.credit_account_id = get_u128(d);
-    p->p.uetr = get_u128(d);
-    p->p.amount = get_u64(d);
-    p->p.latest_ns = get_u64(d);
-    p->received_ns = get_u64(d);
-    p->ended_ns = get_u64(d);
-    p->place = (int64_t)get_u64(d);
-    uint64_t v = get_u64(d);
+    p->p.id = ortak__get_u128(d);
+    p->p.debit_account_id = ortak__get_u128(d);
+    p->p.credit_account_id = ortak__get_u128(d);
+    p->p.uetr = ortak__get_u128(d);
+    p->p.amount = ortak__get_le(d, 8);
+    p->p.latest_ns = ortak__get_le(d, 8);
+    p->received_ns = ortak__get_le(d, 8);
+    p->ended_ns = ortak__get_le(d, 8);
+    p->place = (int64_t)ortak__get_le(d, 8);
+    uint64_t v = ortak__get_le(d, 8);
     p->rc = (uint16_t)v;
     p->state = (uint8_t)(v >> 16);
     p->priority = (uint8_t)(v >> 24);
@@ -155,11 +122,11 @@ static bool rebuild_queues(struct ortak_settle *s, struct ortak_ledger *l) {
 }
 
 ortak_rc ortak__settle_decode(struct ortak_settle *s, struct ortak_ledger *l, struct ortak_slice *cur) {
-    struct dec d = {cur, false};
-    uint64_t n = get_u64(&d);
-    s->head_place = (int64_t)get_u64(&d);
-    s->tail_place = (int64_t)get_u64(&d);
-    uint64_t cut = get_u64(&d);
+    struct ortak__reader d = {cur, false};
+    uint64_t n = ortak__get_le(&d, 8);
+    s->head_place = (int64_t)ortak__get_le(&d, 8);
+    s->tail_place = (int64_t)ortak__get_le(&d, 8);
+    uint64_t cut = ortak__get_le(&d, 8);
     if (d.bad || n > s->payments_max || cut >= (1u << ORTAK_PRIORITIES) || s->head_place > 0 || s->tail_place < 0)
         return ORTAK_CORRUPT;
     s->cutoff_closed = (uint8_t)cut;
