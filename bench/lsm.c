@@ -16,7 +16,7 @@
  * differ in size (a participant's share of payments falls as 1/rank), values are heavy-tailed (a value is a
  * uniform 1,000-9,999 doubled a geometric number of times, so P(value > x) falls like 1/x up to 2^16 times the
  * base), payments arrive in random order, and each participant's balance is a uniform random share, averaging
- * --liquidity percent, of what it has queued to pay. At the default 20%, fifo settles about two thirds of the
+ * --liquidity percent, of what it has queued to pay. At the default 25%, fifo settles about two thirds of the
  * exact optimum's value, as the issue reports for random instances. Every payment may bypass unless --urgent
  * says otherwise; urgent payments (which keep their place) stand at the front of their payer's queue, as the
  * engine orders queues by priority.
@@ -172,7 +172,7 @@ static void usage(FILE *f) {
             "  --exact-seconds S  CBC's time limit on each 200-payment instance (default 20)\n"
             "  --instances N      random 200-payment instances compared with the exact optimum (default 100)\n"
             "  --budget N         bypass work budget (default %" PRIu64 ")\n"
-            "  --liquidity PCT    mean balance, in percent of what a participant has queued (default 20)\n"
+            "  --liquidity PCT    mean balance, in percent of what a participant has queued (default 25)\n"
             "  --urgent PCT       share of payments that keep their queue place (default 0)\n"
             "  --seed N           instance seed (default 1)\n"
             "  --json             one JSON object per result line instead of text\n",
@@ -237,7 +237,7 @@ static bool parse_options(int argc, char **argv, struct options *o, int *exit_co
                           .exact_ms = 20000,
                           .instances = 100,
                           .budget = ORTAK_LSM_BUDGET_DEFAULT,
-                          .liquidity_pct = 20,
+                          .liquidity_pct = 25,
                           .seed = 1};
     bool ok = true, cbc_set = false;
     for (int i = 1; ok && i < argc; i++) {

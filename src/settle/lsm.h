@@ -121,7 +121,7 @@ struct ortak_lsm_workspace {
     uint32_t *q_start;  /* [n+1] each payer's queue: q_pay[q_start[a] .. q_start[a+1]) */
     uint32_t *q_pay;    /* [m] */
     uint32_t *qpos;     /* [m] a payment's place in its payer's queue */
-    uint32_t *nb_start; /* [n+1] each payer's payments without MAY_BYPASS, in queue order */
+    uint32_t *nb_start; /* [n+1] each payer's order-keeping payments (all, under FIFO order), in queue order */
     uint32_t *nb_pay;   /* [m] */
     uint32_t *nb_sel;   /* [n] how many of them are selected: always a prefix of that list */
     uint32_t *cursor;   /* [n] scratch: fill cursors, FIFO queue ends */
@@ -228,10 +228,11 @@ ortak_rc ortak_lsm_bypass(struct ortak_lsm_workspace *ws, const struct ortak_lsm
  * CBC works in doubles; its answer is rounded to 0/1 and checked with integer arithmetic; if rounding broke a
  * constraint (possible with values beyond 2^53 or near CBC's tolerances), payments are dropped until the
  * selection is feasible and info->repaired is set. Then `start`, if better, replaces it, and bypass's local
- * search runs from it with ORTAK_LSM_BUDGET_DEFAULT: if that finds better, CBC was not optimal whatever it
- * claimed (info->polished), and its bound is dropped. If CBC finds nothing in time, the answer grows from
- * `start` or the empty selection. The answer written to `out` is always feasible (asserted). `info` may be NULL.
- * Allocates (in proportion to the instance) and frees before returning; not for the engine's hot path.
+ * search runs from it (2,000 work units per payment and participant, at most ORTAK_LSM_BUDGET_DEFAULT): if
+ * that finds better, CBC was not optimal whatever it claimed (info->polished), and its bound is dropped. If CBC
+ * finds nothing in time, the answer grows from `start` or the empty selection. The answer written to `out` is
+ * always feasible (asserted). `info` may be NULL. Allocates (in proportion to the instance) and frees before
+ * returning; not for the engine's hot path.
  * Returns ORTAK_OK; ORTAK_NOMEM; ORTAK_INVALID for a NULL argument, an instance beyond CBC's int indices or an
  * infeasible `start`; the errors of ortak_lsm_instance_check.
  */
