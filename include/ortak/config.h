@@ -12,6 +12,11 @@
  *   minor_units = 2
  *   agent = NBRKKZKX                 ; BIC of the issuing central bank
  *   agent_name = National Bank of Kazakhstan
+ *   [settlement]
+ *   offsetting = yes                 ; bilateral offsetting on entry (settle.h)
+ *   gridlock_mode = bypass           ; fifo | bypass: how gridlock resolution chooses what settles
+ *   gridlock_interval_ms = 60000     ; run it every this much engine time; 0 = on the operator's command only
+ *   gridlock_budget = 2000000        ; work budget of one bypass run, per currency
  *
  * The product's default configuration is itself such a text (ortak_config_default_ini), so what runs by
  * default is exactly what an operator could have written.
@@ -33,8 +38,24 @@ struct ortak_currency_config {
     char agent_name[ORTAK_NAME_LEN_LIMIT + 1];
 };
 
+enum ortak_gridlock_mode { ORTAK_GRIDLOCK_FIFO = 1, ORTAK_GRIDLOCK_BYPASS = 2 };
+
+/* Upper bounds of the settlement settings. */
+#define ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT UINT64_C(86400000) /* one day */
+#define ORTAK_GRIDLOCK_BUDGET_LIMIT UINT64_C(1000000000000)
+/* Finishes bypass's local search many times over on 200 queued payments, in 10-20 ms (docs/settlement.md). */
+#define ORTAK_GRIDLOCK_BUDGET_DEFAULT UINT64_C(2000000)
+
+struct ortak_settlement_config {
+    bool offsetting;
+    uint8_t gridlock_mode;         /* enum ortak_gridlock_mode: of the periodic runs and the operator's default */
+    uint64_t gridlock_interval_ms; /* 0..ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT; 0 = no periodic runs */
+    uint64_t gridlock_budget;      /* 1..ORTAK_GRIDLOCK_BUDGET_LIMIT */
+};
+
 struct ortak_config {
     struct ortak_limits limits;
+    struct ortak_settlement_config settlement;
     uint64_t hash_seed;
     uint32_t currency_count;
     struct ortak_currency_config currencies[ORTAK_CURRENCIES_LIMIT];
@@ -43,7 +64,7 @@ struct ortak_config {
 /* The INI text of the default configuration: the currencies of the OTS members and observers. */
 const char *ortak_config_default_ini(void);
 
-/* Sets every limit to its default, no currencies, seed 0. */
+/* Sets every limit and setting to its default, no currencies, seed 0. */
 void ortak_config_init(struct ortak_config *c);
 
 /*
@@ -58,7 +79,7 @@ ortak_rc ortak_config_load(struct ortak_config *c, const char *path, char *err, 
 /* The default configuration, parsed. Never fails (asserted). */
 void ortak_config_default(struct ortak_config *c);
 
-/* Checks limits and currencies. ORTAK_OK or ORTAK_CONFIG_INVALID with a message in `err`. */
+/* Checks limits, settings and currencies. ORTAK_OK or ORTAK_CONFIG_INVALID with a message in `err`. */
 ortak_rc ortak_config_check(const struct ortak_config *c, char *err, size_t err_cap);
 
 #endif

@@ -37,6 +37,7 @@ enum ortak_cmd_kind {
     ORTAK_CMD_PAYMENT_PRIORITY,
     ORTAK_CMD_PAYMENT_MOVE,
     ORTAK_CMD_CUTOFF,
+    ORTAK_CMD_GRIDLOCK,
 };
 
 struct ortak_cmd {
@@ -51,6 +52,7 @@ struct ortak_cmd {
         struct ortak_payment payment;
         struct ortak_payment_control control; /* cancel, priority, move */
         struct ortak_cutoff cutoff;
+        struct ortak_gridlock gridlock;
     } u;
 };
 
@@ -87,6 +89,11 @@ enum ortak_event_kind {
     ORTAK_EV_PAYMENT_PRIORITY, /* status = new priority, amount_old = previous priority */
     ORTAK_EV_PAYMENT_MOVED,    /* status = 1 to the head, 0 to the tail */
     ORTAK_EV_CUTOFF,           /* status = priorities mask; amount = 1 when reopened, 0 when closed */
+    ORTAK_EV_GRIDLOCK,         /* a gridlock resolution run in one currency: id = its ISO numeric code, status =
+                                  mode, amount_old = payments queued in it, amount = payments settled, ref = value
+                                  settled; the payments' own events precede it */
+    ORTAK_EV_OFFSET,           /* a payment settled with payments queued back to its payer: id = the payment,
+                                  amount = how many of those settled with it; their events precede it */
 };
 
 struct ortak_event {

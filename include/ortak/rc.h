@@ -76,7 +76,8 @@
     X(CUTOFF_PASSED, 61, "TM01", "the cut-off for this priority has passed")                                \
     X(REJECTED_AT_CUTOFF, 62, "AM04", "still queued for lack of liquidity at the cut-off")                  \
     X(SETTLEMENT_TIMEOUT, 63, "AB03", "latest settlement time passed while queued")                         \
-    X(LATEST_TIME_PASSED, 64, "AB03", "latest settlement time is already past")
+    X(LATEST_TIME_PASSED, 64, "AB03", "latest settlement time is already past")                             \
+    X(GRIDLOCK_MODE_INVALID, 65, "NARR", "gridlock resolution mode is invalid")
 
 enum ortak_rc {
 #define ORTAK_RC_ENUM(name, num, iso, msg) ORTAK_##name = num,

@@ -54,6 +54,15 @@ struct ortak_cutoff {
     uint8_t open;
 };
 
+/*
+ * Run gridlock resolution now (an operator's command): for one currency or all, settle atomically the set of
+ * queued payments the mode chooses (see the top of this file and docs/settlement.md).
+ */
+struct ortak_gridlock {
+    uint8_t mode;     /* enum ortak_gridlock_mode (config.h); 0 = the configured mode */
+    char currency[4]; /* ISO 4217 code, or "" for every currency */
+};
+
 struct ortak_payment_info {
     struct ortak_payment p;
     uint8_t state; /* enum ortak_payment_state */

@@ -116,10 +116,21 @@ static int journal_verify(const struct opts *o) {
 /* ---- dump -------------------------------------------------------------------------------------------------- */
 
 static const char *kind_name(uint32_t kind) {
-    static const char *const names[] = {"unknown",        "tick",           "participant_create", "participant_status",
-                                        "account_create", "account_close",  "transfer",           "credit_line_set",
-                                        "reserve_set",    "payment_submit", "payment_cancel",     "payment_priority",
-                                        "payment_move",   "cutoff"};
+    static const char *const names[] = {"unknown",
+                                        "tick",
+                                        "participant_create",
+                                        "participant_status",
+                                        "account_create",
+                                        "account_close",
+                                        "transfer",
+                                        "credit_line_set",
+                                        "reserve_set",
+                                        "payment_submit",
+                                        "payment_cancel",
+                                        "payment_priority",
+                                        "payment_move",
+                                        "cutoff",
+                                        "gridlock"};
     return kind < sizeof names / sizeof names[0] ? names[kind] : "unknown";
 }
 
@@ -167,6 +178,10 @@ static void dump_command(const struct ortak_cmd *c, bool json) {
     case ORTAK_CMD_CUTOFF:
         printf(json ? ",\"priorities\":%u,\"open\":%u" : " priorities %u open %u", c->u.cutoff.priorities,
                c->u.cutoff.open);
+        break;
+    case ORTAK_CMD_GRIDLOCK:
+        printf(json ? ",\"mode\":%u,\"currency\":\"%s\"" : " mode %u currency %s", c->u.gridlock.mode,
+               c->u.gridlock.currency[0] ? c->u.gridlock.currency : (json ? "" : "all"));
         break;
     case ORTAK_CMD_ACCOUNT_CLOSE:
     case ORTAK_CMD_CREDIT_LINE_SET:

@@ -21,11 +21,12 @@
 #define PAYMENT_BODY (4 * 16 + 8 + 8 + 1)
 #define CONTROL_BODY (16 + 1 + 1)
 #define CUTOFF_BODY (1 + 1)
+#define GRIDLOCK_BODY (1 + 4)
 #define HEADER (8 + 1)
 #define BODY_MAX PARTICIPANT_BODY
 _Static_assert(TRANSFER_BODY <= BODY_MAX && PAYMENT_BODY <= BODY_MAX && ACCOUNT_CREATE_BODY <= BODY_MAX &&
                    STATUS_BODY <= BODY_MAX && ACCOUNT_AMOUNT_BODY <= BODY_MAX && CONTROL_BODY <= BODY_MAX &&
-                   CUTOFF_BODY <= BODY_MAX,
+                   CUTOFF_BODY <= BODY_MAX && GRIDLOCK_BODY <= BODY_MAX,
                "every body fits the largest");
 #define KIND_UNKNOWN 0u
 
@@ -51,7 +52,7 @@ static void w_text(struct w *w, const char *s, size_t cap) {
     w->p += cap;
 }
 
-static bool kind_known(uint32_t kind) { return kind >= ORTAK_CMD_TICK && kind <= ORTAK_CMD_CUTOFF; }
+static bool kind_known(uint32_t kind) { return kind >= ORTAK_CMD_TICK && kind <= ORTAK_CMD_GRIDLOCK; }
 
 static void encode_one(struct w *w, const struct ortak_cmd *c) {
     w_u64(w, c->timestamp, 8);
@@ -112,6 +113,10 @@ static void encode_one(struct w *w, const struct ortak_cmd *c) {
     case ORTAK_CMD_CUTOFF:
         w_u64(w, c->u.cutoff.priorities, 1);
         w_u64(w, c->u.cutoff.open, 1);
+        break;
+    case ORTAK_CMD_GRIDLOCK:
+        w_u64(w, c->u.gridlock.mode, 1);
+        w_text(w, c->u.gridlock.currency, 4);
         break;
     default: break; /* TICK and unknown kinds carry no body */
     }
@@ -202,6 +207,10 @@ static void decode_one(struct ortak__reader *r, struct ortak_cmd *c) {
     case ORTAK_CMD_CUTOFF:
         c->u.cutoff.priorities = (uint8_t)r_u64(r, 1);
         c->u.cutoff.open = (uint8_t)r_u64(r, 1);
+        break;
+    case ORTAK_CMD_GRIDLOCK:
+        c->u.gridlock.mode = (uint8_t)r_u64(r, 1);
+        r_text(r, c->u.gridlock.currency, 4);
         break;
     default: r->bad = true; /* a journal only ever holds kinds this version knows */
     }

@@ -33,6 +33,15 @@ static const char default_ini[] =
     "batch_max = 8190\n"
     "payments_max = 65536\n"
     "\n"
+    "[settlement]\n"
+    "; Settle a new payment together with the payments its payee has queued back to its payer.\n"
+    "offsetting = yes\n"
+    "; Gridlock resolution: fifo keeps every queue's order; bypass lets normal payments pass each other.\n"
+    "gridlock_mode = bypass\n"
+    "; Engine time between runs (0 = only on the operator's command), and the work budget of a bypass run.\n"
+    "gridlock_interval_ms = 60000\n"
+    "gridlock_budget = 2000000\n"
+    "\n"
     "[currency AZN]\n"
     "numeric = 944\n"
     "minor_units = 2\n"
@@ -87,6 +96,12 @@ void ortak_config_init(struct ortak_config *c) {
         .history_max = ORTAK_HISTORY_DEFAULT,
         .batch_max = ORTAK_BATCH_DEFAULT,
         .payments_max = ORTAK_PAYMENTS_DEFAULT,
+    };
+    c->settlement = (struct ortak_settlement_config){
+        .offsetting = true,
+        .gridlock_mode = ORTAK_GRIDLOCK_BYPASS,
+        .gridlock_interval_ms = 60000,
+        .gridlock_budget = ORTAK_GRIDLOCK_BUDGET_DEFAULT,
     };
 }
 
@@ -197,6 +212,35 @@ bad:
     return 0;
 }
 
+static int parse_settlement(struct parse_state *st, const char *name, struct ortak_slice v) {
+    struct ortak_settlement_config *set = &st->c->settlement;
+    if (strcmp(name, "offsetting") == 0) {
+        if (ortak_slice_eq_cstr(v, "yes") || ortak_slice_eq_cstr(v, "no")) {
+            set->offsetting = ortak_slice_eq_cstr(v, "yes");
+            return 1;
+        }
+        fail(st->err, st->err_cap, "[settlement] offsetting must be yes or no");
+    } else if (strcmp(name, "gridlock_mode") == 0) {
+        if (ortak_slice_eq_cstr(v, "fifo") || ortak_slice_eq_cstr(v, "bypass")) {
+            set->gridlock_mode = ortak_slice_eq_cstr(v, "fifo") ? ORTAK_GRIDLOCK_FIFO : ORTAK_GRIDLOCK_BYPASS;
+            return 1;
+        }
+        fail(st->err, st->err_cap, "[settlement] gridlock_mode must be fifo or bypass");
+    } else if (strcmp(name, "gridlock_interval_ms") == 0) {
+        if (ortak_slice_parse_u64(v, ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT, &set->gridlock_interval_ms)) return 1;
+        fail(st->err, st->err_cap, "[settlement] gridlock_interval_ms must be a whole number from 0 to %llu",
+             (unsigned long long)ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT);
+    } else if (strcmp(name, "gridlock_budget") == 0) {
+        if (ortak_slice_parse_u64(v, ORTAK_GRIDLOCK_BUDGET_LIMIT, &set->gridlock_budget) && set->gridlock_budget)
+            return 1;
+        fail(st->err, st->err_cap, "[settlement] gridlock_budget must be a whole number from 1 to %llu",
+             (unsigned long long)ORTAK_GRIDLOCK_BUDGET_LIMIT);
+    } else {
+        fail(st->err, st->err_cap, "[settlement] unknown key '%s'", name);
+    }
+    return 0;
+}
+
 static int config_ini_handler(void *user, const char *section, const char *name, const char *value) {
     struct parse_state *st = user;
     struct ortak_slice v = ortak_slice_trim(ortak_slice_from_cstr(value));
@@ -206,6 +250,7 @@ static int config_ini_handler(void *user, const char *section, const char *name,
         return 0;
     }
     if (strcmp(section, "limits") == 0) return parse_limit(st, name, v);
+    if (strcmp(section, "settlement") == 0) return parse_settlement(st, name, v);
     if (strncmp(section, "currency ", 9) == 0) return parse_currency(st, section, name, v);
     fail(st->err, st->err_cap, "unknown section [%s]", section);
     return 0;
@@ -322,6 +367,13 @@ ortak_rc ortak_config_check(const struct ortak_config *c, char *err, size_t err_
             fail(err, err_cap, "limit %s = %u is outside 1..%u", limit_keys[i].name, v, limit_keys[i].hard);
             return ORTAK_CONFIG_INVALID;
         }
+    }
+    const struct ortak_settlement_config *set = &c->settlement;
+    if ((set->gridlock_mode != ORTAK_GRIDLOCK_FIFO && set->gridlock_mode != ORTAK_GRIDLOCK_BYPASS) ||
+        set->gridlock_interval_ms > ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT || set->gridlock_budget == 0 ||
+        set->gridlock_budget > ORTAK_GRIDLOCK_BUDGET_LIMIT) {
+        fail(err, err_cap, "[settlement] gridlock_mode, gridlock_interval_ms or gridlock_budget out of range");
+        return ORTAK_CONFIG_INVALID;
     }
     if (c->currency_count == 0 || c->currency_count > ORTAK_CURRENCIES_LIMIT) {
         fail(err, err_cap, "a configuration needs 1 to %u currencies", ORTAK_CURRENCIES_LIMIT);

@@ -30,14 +30,16 @@ struct ortak_engine {
 /*
  * Events of one batch at most: those of each command itself, plus one expiry per pending transfer that can expire
  * during the batch (those open when it starts, at most pending_max, and those it opens, at most batch_max), plus
- * what every payment can go through later in the batch (released: its transfer and its settlement; or rejected).
+ * what every payment can go through later in the batch (released: its transfer and its settlement; or rejected),
+ * plus the gridlock resolution runs of each command (a periodic one and an operator's, each per currency).
  */
-static uint64_t events_cap_for(const struct ortak_limits *l) {
+static uint64_t events_cap_for(const struct ortak_limits *l, uint32_t currencies) {
     uint64_t per_command = ORTAK__SETTLE_EVENTS_PER_COMMAND > ORTAK__LEDGER_EVENTS_PER_COMMAND
                                ? ORTAK__SETTLE_EVENTS_PER_COMMAND
                                : ORTAK__LEDGER_EVENTS_PER_COMMAND;
     return (uint64_t)l->batch_max * per_command + l->pending_max + l->batch_max +
-           (uint64_t)l->payments_max * ORTAK__SETTLE_EVENTS_PER_PAYMENT;
+           (uint64_t)l->payments_max * ORTAK__SETTLE_EVENTS_PER_PAYMENT +
+           (uint64_t)l->batch_max * currencies * ORTAK__SETTLE_GRIDLOCK_EVENTS_PER_CURRENCY;
 }
 
 ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine **out) {
@@ -46,7 +48,7 @@ ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine *
     struct ortak_engine *e = calloc(1, sizeof *e);
     if (!e) return ORTAK_NOMEM;
     e->cfg = *cfg;
-    uint64_t cap = events_cap_for(&cfg->limits);
+    uint64_t cap = events_cap_for(&cfg->limits, cfg->currency_count);
     e->events_cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
     e->events = ortak__calloc_array(e->events_cap, sizeof *e->events);
     if (!e->events || ortak__ledger_init(&e->ledger, cfg) != 0) {
@@ -54,7 +56,7 @@ ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine *
         free(e);
         return ORTAK_NOMEM;
     }
-    if (ortak__settle_init(&e->settle, &e->ledger, &cfg->limits, cfg->hash_seed) != 0) {
+    if (ortak__settle_init(&e->settle, &e->ledger, cfg) != 0) {
         ortak__ledger_free(&e->ledger);
         free(e->events);
         free(e);
@@ -110,6 +112,7 @@ static ortak_rc apply_one(struct ortak_engine *e, const struct ortak_cmd *cmd, s
     case ORTAK_CMD_PAYMENT_PRIORITY: return ortak__settle_priority(s, l, &cmd->u.control, out);
     case ORTAK_CMD_PAYMENT_MOVE: return ortak__settle_move(s, l, &cmd->u.control, out);
     case ORTAK_CMD_CUTOFF: return ortak__settle_cutoff(s, l, &cmd->u.cutoff, out);
+    case ORTAK_CMD_GRIDLOCK: return ortak__settle_gridlock_command(s, l, &cmd->u.gridlock, out);
     default: return ORTAK_COMMAND_UNKNOWN;
     }
 }
@@ -126,6 +129,16 @@ static void prefetch_ahead(const struct ortak_ledger *l, const struct ortak_cmd 
     }
 }
 
+/*
+ * Periodic gridlock resolution runs when engine time crosses a multiple of the interval: the schedule follows from
+ * engine time alone, so replay and snapshots need no state of their own for it.
+ */
+static bool gridlock_due(const struct ortak_settlement_config *set, ortak_time_ns before, ortak_time_ns now) {
+    if (set->gridlock_interval_ms == 0) return false;
+    uint64_t interval_ns = set->gridlock_interval_ms * UINT64_C(1000000);
+    return now / interval_ns > before / interval_ns;
+}
+
 ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32_t n,
                             struct ortak_result *results) {
     if (n > e->cfg.limits.batch_max) return ORTAK_BATCH_TOO_LARGE;
@@ -136,10 +149,16 @@ ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds
         const struct ortak_cmd *cmd = &cmds[i];
         out.cmd_index = i;
         if (cmd->timestamp >= out.now) {
+            ortak_time_ns before = out.now;
             out.now = cmd->timestamp;
             ortak__ledger_expire(&e->ledger, &out);
             ortak__settle_deadlines(&e->settle, &e->ledger, &out);
             ortak__settle_release(&e->settle, &e->ledger, &out); /* expired holds free liquidity */
+            if (gridlock_due(&e->cfg.settlement, before, out.now)) {
+                for (uint32_t c = 0; c < e->ledger.currency_count; c++)
+                    ortak__settle_gridlock(&e->settle, &e->ledger, c, e->cfg.settlement.gridlock_mode, &out);
+                ortak__settle_release(&e->settle, &e->ledger, &out);
+            }
         }
         if (cmd->kind == ORTAK_CMD_TRANSFER) {
             /* The chain checks each member's timestamp itself, so that a bad one fails the whole chain. */
@@ -157,6 +176,7 @@ ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds
         }
         /* FIFO release: whatever the command did to raise a watched account's liquidity. */
         ortak__settle_release(&e->settle, &e->ledger, &out);
+        ORTAK_DEBUG_ASSERT(!e->ledger.funds_waived);
     }
     ORTAK_ASSERT(out.now >= e->now);
     e->now = out.now;

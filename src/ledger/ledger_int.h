@@ -128,6 +128,8 @@ struct ortak_ledger {
     struct ldg_undo *undo;
     uint32_t undo_len;
     bool undo_on; /* inside a chain of two or more: a lone transfer fails before it changes anything */
+    /* Settlement is booking a set whose aggregate it checked (offsetting, gridlock): skip each one's funds check. */
+    bool funds_waived;
     struct ldg_staged_posting *staged;
     uint32_t staged_len;
 
@@ -207,6 +209,13 @@ ortak_rc ortak__ledger_transfer_check(const struct ortak_ledger *l, const struct
  * Returns ORTAK_OK or the refusal of ortak__ledger_transfer_check.
  */
 ortak_rc ortak__ledger_transfer_book(struct ortak_ledger *l, const struct ortak_transfer *t, struct ortak__out *out);
+/*
+ * Offsetting and gridlock resolution settle a set of transfers that is covered only as a whole: each debtor's
+ * position after the whole set is checked by the caller, while a transfer on its own might not be covered.
+ * Between ortak__ledger_waive_funds(l, true) and (l, false), ortak__ledger_transfer_check and _book skip the
+ * funds check and nothing else. The engine asserts that the waiver never outlives the operation.
+ */
+static inline void ortak__ledger_waive_funds(struct ortak_ledger *l, bool on) { l->funds_waived = on; }
 /* See `watch` above. */
 void ortak__ledger_note_rise(struct ortak_ledger *l, uint32_t account);
 /* Available liquidity of account `a` for a debit, with or without its reservation. */

@@ -241,7 +241,7 @@ static ortak_rc new_check(const struct ortak_ledger *l, const struct ortak_trans
         l->participant_status[c->participant] != ORTAK_PARTICIPANT_ACTIVE)
         return ORTAK_PARTICIPANT_NOT_ACTIVE;
     ortak_i128 amount = (ortak_i128)t->amount;
-    if (d->kind != ORTAK_ACCOUNT_ISSUANCE) {
+    if (d->kind != ORTAK_ACCOUNT_ISSUANCE && !l->funds_waived) {
         ortak_i128 avail = d->b.credits_posted - d->b.debits_posted - d->b.debits_pending + d->credit_line;
         if (!(t->flags & ORTAK_TRANSFER_USE_RESERVED)) avail -= d->reserved;
         if (avail < amount) return ORTAK_INSUFFICIENT_FUNDS;

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ortak/config.h"
 #include "ortak/rc.h"
 #include "ortak/types.h"
 
@@ -50,7 +51,7 @@
  * the local search many times over (perturbations use the rest), in 10-20 ms on one core of the reference
  * machine; more budget adds little (docs/settlement.md has the measured curve).
  */
-#define ORTAK_LSM_BUDGET_DEFAULT UINT64_C(2000000)
+#define ORTAK_LSM_BUDGET_DEFAULT ORTAK_GRIDLOCK_BUDGET_DEFAULT
 
 enum ortak_lsm_order {
     ORTAK_LSM_ORDER_FIFO = 0,  /* every payment keeps its place in its payer's queue */

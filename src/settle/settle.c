@@ -21,16 +21,30 @@
 
 static bool id_valid(ortak_u128 id) { return id != 0 && id != ORTAK_U128_MAX; }
 
-int ortak__settle_init(struct ortak_settle *s, const struct ortak_ledger *l, const struct ortak_limits *lim,
-                       uint64_t seed) {
+static int gridlock_init(struct stl_gridlock *g, const struct ortak_limits *lim) {
+    g->pay = ortak__calloc_array(lim->payments_max, sizeof *g->pay);
+    g->payment_of = ortak__calloc_array(lim->payments_max, sizeof *g->payment_of);
+    g->selected = ortak__calloc_array(lim->payments_max, sizeof *g->selected);
+    g->balance = ortak__calloc_array(lim->accounts_max, sizeof *g->balance);
+    g->account_of = ortak__calloc_array(lim->accounts_max, sizeof *g->account_of);
+    g->index_of = ortak__calloc_array(lim->accounts_max, sizeof *g->index_of);
+    if (!g->pay || !g->payment_of || !g->selected || !g->balance || !g->account_of || !g->index_of) return -1;
+    for (uint32_t a = 0; a < lim->accounts_max; a++) g->index_of[a] = NONE;
+    return ortak_lsm_workspace_init(&g->ws, lim->payments_max, lim->accounts_max) == ORTAK_OK ? 0 : -1;
+}
+
+int ortak__settle_init(struct ortak_settle *s, const struct ortak_ledger *l, const struct ortak_config *cfg) {
+    const struct ortak_limits *lim = &cfg->limits;
     memset(s, 0, sizeof *s);
     s->ledger = l;
+    s->cfg = cfg->settlement;
     s->payments_max = lim->payments_max;
     s->accounts_max = lim->accounts_max;
     s->payments = ortak__calloc_array(lim->payments_max, sizeof *s->payments);
     s->queues = ortak__calloc_array(lim->accounts_max, sizeof *s->queues);
     s->deadlines = ortak__calloc_array(lim->payments_max, sizeof *s->deadlines);
-    if (!s->payments || !s->queues || !s->deadlines || ortak_idmap_init(&s->map, lim->payments_max, seed) != 0) {
+    if (!s->payments || !s->queues || !s->deadlines ||
+        ortak_idmap_init(&s->map, lim->payments_max, cfg->hash_seed) != 0 || gridlock_init(&s->grid, lim) != 0) {
         ortak__settle_free(s);
         return -1;
     }
@@ -45,17 +59,29 @@ void ortak__settle_free(struct ortak_settle *s) {
     free(s->queues);
     free(s->deadlines);
     ortak_idmap_free(&s->map);
+    struct stl_gridlock *g = &s->grid;
+    ortak_lsm_workspace_free(&g->ws);
+    free(g->pay);
+    free(g->payment_of);
+    free(g->selected);
+    free(g->balance);
+    free(g->account_of);
+    free(g->index_of);
     memset(s, 0, sizeof *s);
 }
 
 size_t ortak__settle_memory_bytes(const struct ortak_settle *s) {
-    return (size_t)s->payments_max * (sizeof *s->payments + sizeof *s->deadlines) +
-           (size_t)s->accounts_max * sizeof *s->queues + ((size_t)s->map.mask + 1) * sizeof(struct ortak_idmap_slot);
+    const struct stl_gridlock *g = &s->grid;
+    return (size_t)s->payments_max * (sizeof *s->payments + sizeof *s->deadlines + sizeof *g->pay +
+                                      sizeof *g->payment_of + sizeof *g->selected) +
+           (size_t)s->accounts_max *
+               (sizeof *s->queues + sizeof *g->balance + sizeof *g->account_of + sizeof *g->index_of) +
+           ((size_t)s->map.mask + 1) * sizeof(struct ortak_idmap_slot) + g->ws.block_bytes;
 }
 
 /* ---- queues ------------------------------------------------------------------------------------------------ */
 
-static uint32_t queued_total(const struct stl_queue *q) { return q->count[0] + q->count[1] + q->count[2]; }
+uint32_t ortak__settle_queued_total(const struct stl_queue *q) { return q->count[0] + q->count[1] + q->count[2]; }
 
 static void queue_link(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, bool at_head) {
     struct stl_payment *p = &s->payments[x];
@@ -82,6 +108,7 @@ static void queue_link(struct ortak_settle *s, struct ortak_ledger *l, uint32_t 
     }
     q->count[pr]++;
     q->value[pr] += (ortak_i128)p->p.amount;
+    s->queued[l->accounts[p->debit].currency]++;
     if (l->watch[p->debit] == 0) l->watch[p->debit] = LDG_WATCHED;
 }
 
@@ -101,8 +128,9 @@ static void queue_unlink(struct ortak_settle *s, struct ortak_ledger *l, uint32_
     ORTAK_ASSERT(q->count[pr] > 0);
     q->count[pr]--;
     q->value[pr] -= (ortak_i128)p->p.amount;
+    s->queued[l->accounts[p->debit].currency]--;
     /* Still listed in `rose`: release will find the queue empty. */
-    if (queued_total(q) == 0 && l->watch[p->debit] == LDG_WATCHED) l->watch[p->debit] = 0;
+    if (ortak__settle_queued_total(q) == 0 && l->watch[p->debit] == LDG_WATCHED) l->watch[p->debit] = 0;
 }
 
 /* Whether the payer has a payment queued at priority `pr` or above. */
@@ -126,8 +154,8 @@ static struct ortak_event *payment_event(struct ortak__out *out, struct ortak_le
     return ev;
 }
 
-static void payment_end(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, uint8_t state, ortak_rc rc,
-                        struct ortak__out *out) {
+void ortak__settle_payment_end(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, uint8_t state, ortak_rc rc,
+                               struct ortak__out *out) {
     struct stl_payment *p = &s->payments[x];
     if (p->state == ORTAK_PAYMENT_QUEUED) queue_unlink(s, l, x);
     p->state = state;
@@ -139,7 +167,7 @@ static void payment_end(struct ortak_settle *s, struct ortak_ledger *l, uint32_t
     payment_event(out, l, p, kind)->status = (uint32_t)rc;
 }
 
-static struct ortak_transfer payment_transfer(const struct stl_payment *p) {
+struct ortak_transfer ortak__settle_payment_transfer(const struct stl_payment *p) {
     return (struct ortak_transfer){
         .id = p->p.id,
         .debit_account_id = p->p.debit_account_id,
@@ -156,9 +184,9 @@ static ortak_rc try_settle(struct ortak_settle *s, struct ortak_ledger *l, uint3
     struct stl_payment *p = &s->payments[x];
     if (ortak__ledger_available(l, p->debit, p->priority <= ORTAK_PRIORITY_URGENT) < (ortak_i128)p->p.amount)
         return ORTAK_INSUFFICIENT_FUNDS;
-    struct ortak_transfer t = payment_transfer(p);
+    struct ortak_transfer t = ortak__settle_payment_transfer(p);
     ortak_rc rc = ortak__ledger_transfer_book(l, &t, out);
-    if (rc == ORTAK_OK) payment_end(s, l, x, ORTAK_PAYMENT_SETTLED, ORTAK_OK, out);
+    if (rc == ORTAK_OK) ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_SETTLED, ORTAK_OK, out);
     return rc;
 }
 
@@ -177,7 +205,7 @@ static void release_account(struct ortak_settle *s, struct ortak_ledger *l, uint
             ortak_rc rc = try_settle(s, l, x, out);
             if (rc == ORTAK_OK) continue;
             if (rc_worth_waiting(rc)) return; /* the head waits, and so does everything behind it */
-            payment_end(s, l, x, ORTAK_PAYMENT_REJECTED, rc, out);
+            ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_REJECTED, rc, out);
         }
     }
 }
@@ -186,9 +214,75 @@ void ortak__settle_release(struct ortak_settle *s, struct ortak_ledger *l, struc
     /* A stack: each account is listed at most once, and settling may list more (the payees). */
     while (l->rose_len > 0) {
         uint32_t a = l->rose[--l->rose_len];
-        l->watch[a] = queued_total(&s->queues[a]) ? LDG_WATCHED : 0;
+        l->watch[a] = ortak__settle_queued_total(&s->queues[a]) ? LDG_WATCHED : 0;
         release_account(s, l, a, out);
     }
+}
+
+/* ---- bilateral offsetting on entry ------------------------------------------------------------------------- */
+
+/* Payments of the payee's queue looked at by one offsetting attempt, at most: a submission stays O(1). */
+#define OFFSET_SCAN_MAX 64u
+
+bool ortak__settle_settleable(struct ortak_ledger *l, const struct stl_payment *y, ortak_time_ns now) {
+    struct ortak_transfer t = ortak__settle_payment_transfer(y);
+    ortak__ledger_waive_funds(l, true);
+    ortak_rc rc = ortak__ledger_transfer_check(l, &t, now);
+    ortak__ledger_waive_funds(l, false);
+    return rc == ORTAK_OK;
+}
+
+/*
+ * New payment x (payer A, payee B) is not covered on its own, and A has nothing queued at its priority or above.
+ * The payments at the head of B's queue that go to A would bring A liquidity: take the longest run of them from
+ * the head of B's queue (in B's settlement order, so B's FIFO holds) such that A, paying x and receiving the run,
+ * and B, receiving x and paying the run, both stay covered; settle x with it atomically. Each side's cover is
+ * that of its payments' priorities: A's reservation counts when x is urgent, B's while the run's last payment
+ * (its lowest priority) is. Returns whether x settled.
+ */
+static bool offset_on_entry(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, struct ortak__out *out) {
+    const struct stl_payment *p = &s->payments[x];
+    uint32_t payer = p->debit, payee = p->credit;
+    const struct stl_queue *q = &s->queues[payee];
+    if (ortak__settle_queued_total(q) == 0 || !ortak__settle_settleable(l, p, out->now)) return false;
+    ortak_i128 amount = (ortak_i128)p->p.amount;
+    ortak_i128 payer_after = ortak__ledger_available(l, payer, p->priority <= ORTAK_PRIORITY_URGENT) - amount;
+    ortak_i128 run = 0;
+    uint32_t len = 0, take = 0;
+    uint32_t room = l->limits.transfers_max - l->transfer_count; /* each payment books one transfer */
+    for (uint8_t pr = 0; pr < ORTAK_PRIORITIES && len < OFFSET_SCAN_MAX; pr++) {
+        for (uint32_t y = q->head[pr]; y != NONE && len < OFFSET_SCAN_MAX; y = s->payments[y].next) {
+            const struct stl_payment *back = &s->payments[y];
+            if (back->credit != payer || len + 2 > room || !ortak__settle_settleable(l, back, out->now)) goto scanned;
+            run += (ortak_i128)back->p.amount;
+            len++;
+            if (ortak__ledger_available(l, payee, pr <= ORTAK_PRIORITY_URGENT) + amount - run < 0) goto scanned;
+            if (payer_after + run >= 0) take = len;
+        }
+    }
+scanned:
+    if (take == 0) return false;
+    struct ortak_transfer t = ortak__settle_payment_transfer(p);
+    ortak__ledger_waive_funds(l, true);
+    for (uint32_t k = 0; k < take; k++) {
+        uint32_t y = q->head[0] != NONE ? q->head[0] : q->head[1] != NONE ? q->head[1] : q->head[2];
+        struct ortak_transfer back = ortak__settle_payment_transfer(&s->payments[y]);
+        ortak_rc rc = ortak__ledger_transfer_book(l, &back, out);
+        ORTAK_ASSERT(rc == ORTAK_OK); /* checked in the scan; the run's own bookings change no other check */
+        ortak__settle_payment_end(s, l, y, ORTAK_PAYMENT_SETTLED, ORTAK_OK, out);
+    }
+    ortak_rc rc = ortak__ledger_transfer_book(l, &t, out);
+    ortak__ledger_waive_funds(l, false);
+    ORTAK_ASSERT(rc == ORTAK_OK);
+    ORTAK_ASSERT(ortak__ledger_available(l, payer, p->priority <= ORTAK_PRIORITY_URGENT) >= 0);
+    ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_SETTLED, ORTAK_OK, out);
+    struct ortak_event *ev = ortak__event_push(out, ORTAK_EV_OFFSET);
+    ev->id = p->p.id;
+    ev->ref = p->p.uetr;
+    ev->debit_account_id = p->p.debit_account_id;
+    ev->credit_account_id = p->p.credit_account_id;
+    ev->amount = (int64_t)take;
+    return true;
 }
 
 /* ---- submission -------------------------------------------------------------------------------------------- */
@@ -250,7 +344,7 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
     ortak_rc rc = submit_check(s, l, p, out->now, &dr, &cr);
     if (rc == ORTAK_OK) {
         struct stl_payment probe = {.p = *p, .priority = p->priority};
-        struct ortak_transfer t = payment_transfer(&probe);
+        struct ortak_transfer t = ortak__settle_payment_transfer(&probe);
         rc = ortak__ledger_transfer_check(l, &t, out->now);
     }
     if (rc == ORTAK_TRANSFERS_FULL || s->payment_count >= s->payments_max) {
@@ -262,11 +356,13 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
     rec->debit = dr;
     rec->credit = cr;
     r->rc = ORTAK_OK;
-    if (rc == ORTAK_OK && !queued_at_or_above(&s->queues[dr], p->priority) && try_settle(s, l, x, out) == ORTAK_OK)
-        return;
+    bool may_go =
+        (rc == ORTAK_OK || rc == ORTAK_INSUFFICIENT_FUNDS) && !queued_at_or_above(&s->queues[dr], p->priority);
+    if (may_go && rc == ORTAK_OK && try_settle(s, l, x, out) == ORTAK_OK) return;
+    if (may_go && s->cfg.offsetting && offset_on_entry(s, l, x, out)) return;
     if (rc != ORTAK_OK && rc != ORTAK_INSUFFICIENT_FUNDS) {
         r->rc = rc;
-        payment_end(s, l, x, ORTAK_PAYMENT_REJECTED, rc, out);
+        ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_REJECTED, rc, out);
         return;
     }
     rec->state = ORTAK_PAYMENT_QUEUED;
@@ -289,7 +385,7 @@ ortak_rc ortak__settle_cancel(struct ortak_settle *s, struct ortak_ledger *l, co
     ortak_rc rc = queued_payment(s, c->id, &x);
     if (rc != ORTAK_OK) return rc;
     uint32_t payer = s->payments[x].debit;
-    payment_end(s, l, x, ORTAK_PAYMENT_CANCELLED, ORTAK_OK, out);
+    ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_CANCELLED, ORTAK_OK, out);
     ortak__ledger_note_rise(l, payer); /* what waited behind it may go now */
     return ORTAK_OK;
 }
@@ -344,7 +440,8 @@ ortak_rc ortak__settle_cutoff(struct ortak_settle *s, struct ortak_ledger *l, co
             if (!(c->priorities & (1u << pr))) continue;
             if (s->queues[a].head[pr] == NONE) continue;
             while (s->queues[a].head[pr] != NONE)
-                payment_end(s, l, s->queues[a].head[pr], ORTAK_PAYMENT_REJECTED, ORTAK_REJECTED_AT_CUTOFF, out);
+                ortak__settle_payment_end(s, l, s->queues[a].head[pr], ORTAK_PAYMENT_REJECTED, ORTAK_REJECTED_AT_CUTOFF,
+                                          out);
             ortak__ledger_note_rise(l, a); /* what waited behind the rejected class may go now */
         }
     }
@@ -385,7 +482,7 @@ void ortak__settle_deadlines(struct ortak_settle *s, struct ortak_ledger *l, str
         uint32_t x = deadline_pop(s);
         if (s->payments[x].state != ORTAK_PAYMENT_QUEUED) continue; /* settled or ended meanwhile */
         uint32_t payer = s->payments[x].debit;
-        payment_end(s, l, x, ORTAK_PAYMENT_REJECTED, ORTAK_SETTLEMENT_TIMEOUT, out);
+        ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_REJECTED, ORTAK_SETTLEMENT_TIMEOUT, out);
         ortak__ledger_note_rise(l, payer);
     }
 }

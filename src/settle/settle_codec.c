@@ -115,6 +115,7 @@ static bool rebuild_queues(struct ortak_settle *s, struct ortak_ledger *l) {
         q->tail[pr] = order[k].x;
         q->count[pr]++;
         q->value[pr] += (ortak_i128)p->p.amount;
+        s->queued[l->accounts[p->debit].currency]++;
         l->watch[p->debit] = LDG_WATCHED;
     }
     free(order);

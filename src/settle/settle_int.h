@@ -7,6 +7,8 @@
  *                with counts and values
  *   deadlines    a min-heap of payments that have a latest settlement time, by (latest_ns, index); an entry
  *                whose payment is no longer queued is skipped when it comes out (each payment enters once)
+ *   gridlock     the scratch of one gridlock resolution run: an lsm workspace and instance arrays for every
+ *                queued payment and every account (gridlock.c)
  * A payment's place in its class is an integer key: the tail gets ++tail_place, the head gets --head_place, so
  * the order of a queue is the order of keys and can be rebuilt from the payments alone (snapshot loading).
  */
@@ -18,6 +20,7 @@
 #include "ledger/ledger_int.h"
 #include "ortak/engine.h"
 #include "ortak/settle.h"
+#include "settle/lsm.h"
 
 struct stl_payment {
     struct ortak_payment p; /* as submitted */
@@ -37,8 +40,20 @@ struct stl_queue {
     ortak_i128 value[ORTAK_PRIORITIES];
 };
 
+/* Scratch of gridlock resolution, sized at open: the instance of one currency's queues and its answer. */
+struct stl_gridlock {
+    struct ortak_lsm_workspace ws;
+    struct ortak_lsm_payment *pay; /* [payments_max] the instance's payments */
+    uint32_t *payment_of;          /* [payments_max] the settlement payment of each */
+    uint8_t *selected;             /* [payments_max] the answer */
+    int64_t *balance;              /* [accounts_max] the instance's participants' liquidity */
+    uint32_t *account_of;          /* [accounts_max] the account of each participant */
+    uint32_t *index_of;            /* [accounts_max] each account's participant index; NONE outside a run */
+};
+
 struct ortak_settle {
     const struct ortak_ledger *ledger; /* for queries that name accounts by id */
+    struct ortak_settlement_config cfg;
     uint32_t payments_max;
     uint32_t accounts_max;
     struct stl_payment *payments;
@@ -48,16 +63,19 @@ struct ortak_settle {
     uint32_t *deadlines;
     uint32_t deadline_len;
     int64_t head_place, tail_place;
-    uint8_t cutoff_closed; /* bit per priority */
+    uint32_t queued[ORTAK_CURRENCIES_LIMIT]; /* payments queued, by currency index */
+    uint8_t cutoff_closed;                   /* bit per priority */
+    struct stl_gridlock grid;
 };
 
 /* Events one payment can cause in a batch besides its own command's (settled later with its transfer). */
 #define ORTAK__SETTLE_EVENTS_PER_PAYMENT 2u
-/* Events one settlement command can cause itself (a submit that settles: the transfer and the payment). */
-#define ORTAK__SETTLE_EVENTS_PER_COMMAND 2u
+/* Events one settlement command can cause itself (a submit that settles with offsetting: transfer, payment, offset). */
+#define ORTAK__SETTLE_EVENTS_PER_COMMAND 3u
+/* Events of the gridlock resolution runs one command can cause (a periodic run and an operator's): per currency. */
+#define ORTAK__SETTLE_GRIDLOCK_EVENTS_PER_CURRENCY 2u
 
-int ortak__settle_init(struct ortak_settle *s, const struct ortak_ledger *l, const struct ortak_limits *lim,
-                       uint64_t seed);
+int ortak__settle_init(struct ortak_settle *s, const struct ortak_ledger *l, const struct ortak_config *cfg);
 void ortak__settle_free(struct ortak_settle *s);
 size_t ortak__settle_memory_bytes(const struct ortak_settle *s);
 
@@ -75,6 +93,25 @@ ortak_rc ortak__settle_cutoff(struct ortak_settle *s, struct ortak_ledger *l, co
 void ortak__settle_deadlines(struct ortak_settle *s, struct ortak_ledger *l, struct ortak__out *out);
 /* Releases, in FIFO order, the queues of every account whose liquidity rose (cascading as payments settle). */
 void ortak__settle_release(struct ortak_settle *s, struct ortak_ledger *l, struct ortak__out *out);
+
+/*
+ * Gridlock resolution of one currency (index into the configuration's currencies) in `mode`: builds the instance
+ * of its queues, solves it, and settles the chosen set atomically, with an ORTAK_EV_GRIDLOCK event when anything
+ * was queued. (gridlock.c)
+ */
+void ortak__settle_gridlock(struct ortak_settle *s, struct ortak_ledger *l, uint32_t currency, uint8_t mode,
+                            struct ortak__out *out);
+/* The operator's command: validates it and runs gridlock resolution for its currency or all of them. */
+ortak_rc ortak__settle_gridlock_command(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_gridlock *g,
+                                        struct ortak__out *out);
+
+/* Shared with gridlock.c: a queued payment's transfer, and a payment's end (unqueued, state, event). */
+struct ortak_transfer ortak__settle_payment_transfer(const struct stl_payment *p);
+void ortak__settle_payment_end(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, uint8_t state, ortak_rc rc,
+                               struct ortak__out *out);
+uint32_t ortak__settle_queued_total(const struct stl_queue *q);
+/* Whether payment y could settle now if its payer's liquidity allowed: every other check of its transfer passes. */
+bool ortak__settle_settleable(struct ortak_ledger *l, const struct stl_payment *y, ortak_time_ns now);
 
 /* Adds queued payment x to the deadline heap (each payment once). */
 void ortak__settle_deadline_push(struct ortak_settle *s, uint32_t x);

@@ -4,7 +4,7 @@
  * (cancel, priority change, move), cut-offs, latest settlement times, validation and idempotency, suspended
  * payers, the state hash and the canonical encoding, and a property test over random command sequences.
  *
- * Fixture (setup): the default configuration with small limits; the Kazakh central bank with its KZT issuance
+ * Fixture (setup): the default configuration with small limits, without offsetting and periodic gridlock resolution; the Kazakh central bank with its KZT issuance
  * account and a collateral account, four Kazakh banks (A, B, C, D) with KZT settlement accounts, the Azerbaijani
  * central bank and a bank with an AZN settlement account. A and B are funded from the issuance account; C and D
  * start empty, so their payments queue until liquidity arrives. Every command takes a timestamp one second after the
@@ -242,10 +242,13 @@ static void fx_limits(struct ortak_limits *l) {
     l->payments_max = 256;
 }
 
+/* FIFO release on its own: offsetting and periodic gridlock resolution are tested in test_gridlock.c. */
 static struct ortak_config fx_config(void) {
     struct ortak_config cfg;
     ortak_config_default(&cfg);
     fx_limits(&cfg.limits);
+    cfg.settlement.offsetting = false;
+    cfg.settlement.gridlock_interval_ms = 0;
     return cfg;
 }
 
