@@ -1,8 +1,8 @@
 /*
  * The ortak command: shared declarations of its subcommands.
  *
- * Exit codes (docs/cli.md): 0 success; 1 internal error; 2 usage error; 3-11 a journal problem (see
- * ortak_journal_problem_exit_code); 74 an I/O error.
+ * Exit codes (docs/cli.md): 0 success; 1 internal error; 2 usage error (also a malformed input file); 3-11 a
+ * journal problem (see ortak_journal_problem_exit_code); 74 an I/O error.
  */
 #ifndef ORTAK_CLI_H
 #define ORTAK_CLI_H
@@ -15,6 +15,7 @@
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_INTERNAL 1
 #define CLI_EXIT_USAGE 2
+#define CLI_EXIT_IO 74
 
 /* Loads --config FILE, or the default configuration. Prints the problem and returns false on failure. */
 bool ortak__cli_config(const char *path, struct ortak_config *cfg);
@@ -22,5 +23,6 @@ bool ortak__cli_config(const char *path, struct ortak_config *cfg);
 bool ortak__cli_tty(void);
 
 int ortak__cli_journal(int argc, char **argv);
+int ortak__cli_lsm(int argc, char **argv);
 
 #endif

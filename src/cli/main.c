@@ -12,6 +12,7 @@ static const char usage[] =
     "  journal verify DIR   check a journal directory end to end (checksums, hash chain, snapshots)\n"
     "  journal dump DIR     print every record (--json for one JSON object per line)\n"
     "  journal replay DIR   rebuild the state from the journal; print the state hash and the replay rate\n"
+    "  lsm solve FILE       gridlock resolution: which queued payments can settle together\n"
     "  config               print the default configuration\n"
     "\n"
     "'ortak <command> --help' tells more. Exit codes are listed in docs/cli.md.\n";
@@ -37,6 +38,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "journal") == 0) return ortak__cli_journal(argc - 1, argv + 1);
+    if (strcmp(argv[1], "lsm") == 0) return ortak__cli_lsm(argc - 1, argv + 1);
     if (strcmp(argv[1], "config") == 0) {
         fputs(ortak_config_default_ini(), stdout);
         return CLI_EXIT_OK;
