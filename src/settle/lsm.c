@@ -841,13 +841,30 @@ static void construct(struct ortak_lsm_workspace *ws, const struct ortak_lsm_ins
     ORTAK_DEBUG_ASSERT(ws->m > LSM_DEBUG_CHECK_MAX || state_ok(ws, in));
 }
 
-/* Iterated local search; ws->best holds the best selection seen (it starts as the current one). */
-static void search(struct ortak_lsm_workspace *ws, const struct ortak_lsm_instance *in,
+ortak_i128 ortak__lsm_combinatorial_bound(const struct ortak_lsm_instance *in, ortak_i128 *pay, ortak_i128 *get) {
+    ortak_i128 bound = 0;
+    for (uint32_t i = 0; i < in->participant_count; i++) pay[i] = get[i] = 0;
+    for (uint32_t j = 0; j < in->payment_count; j++) {
+        pay[in->payments[j].payer] += in->payments[j].value;
+        get[in->payments[j].payee] += in->payments[j].value;
+    }
+    for (uint32_t i = 0; i < in->participant_count; i++) {
+        ortak_i128 cover = in->balance[i] + get[i];
+        bound += pay[i] < cover ? pay[i] : cover;
+    }
+    return bound;
+}
+
+/*
+ * Iterated local search; ws->best holds the best selection seen (it starts as the current one). It stops early
+ * when the best reaches `bound`, an upper bound on the optimum: nothing better exists.
+ */
+static void search(struct ortak_lsm_workspace *ws, const struct ortak_lsm_instance *in, ortak_i128 bound,
                    struct ortak_lsm_bypass_stats *st) {
     ortak_i128 best = ws->value;
     memcpy(ws->best, ws->sel, ws->m);
     /* Bounded by the budget: a round flips at least one payment (one work unit), or it is the last one. */
-    for (uint64_t round = 1; ws->work < ws->work_limit; round++) {
+    for (uint64_t round = 1; ws->work < ws->work_limit && best < bound; round++) {
         local_search(ws, in, st);
         if (ws->value > best) {
             best = ws->value;
@@ -856,7 +873,7 @@ static void search(struct ortak_lsm_workspace *ws, const struct ortak_lsm_instan
         } else if (ws->value < best && round % LSM_WALK_ROUNDS == 0) {
             state_load(ws, in, ws->best);
         }
-        if (ws->work >= ws->work_limit || !perturb(ws, in)) break;
+        if (ws->work >= ws->work_limit || best >= bound || !perturb(ws, in)) break;
     }
 }
 
@@ -883,6 +900,7 @@ ortak_rc ortak_lsm_bypass(struct ortak_lsm_workspace *ws, const struct ortak_lsm
     if (rc != ORTAK_OK) return rc;
     struct ortak_lsm_bypass_stats st = {0};
     search_reset(ws);
+    ortak_i128 bound = ortak__lsm_combinatorial_bound(in, ws->pos, ws->out_sel); /* scratch until construct */
     layout_bypass(ws, in, ORTAK_LSM_ORDER_FLAGS);
     fifo_core(ws, in, ws->best);
     st.fifo_value = selection_value(in, ws->best);
@@ -896,7 +914,7 @@ ortak_rc ortak_lsm_bypass(struct ortak_lsm_workspace *ws, const struct ortak_lsm
     }
     st.greedy_value = ws->value;
     ws->work_limit = ws->work + work_budget < ws->work ? UINT64_MAX : ws->work + work_budget;
-    search(ws, in, &st);
+    search(ws, in, bound, &st);
     result_fill(in, ws->best, out);
     ORTAK_ASSERT(out->value >= st.fifo_value && out->value >= st.greedy_value);
     ORTAK_DEBUG_ASSERT(ortak_lsm_verify(ws, in, ORTAK_LSM_ORDER_FLAGS, out->selected, NULL) == ORTAK_OK);
@@ -942,10 +960,11 @@ ortak_rc ortak__lsm_improve_selection(struct ortak_lsm_workspace *ws, const stru
     if (rc != ORTAK_OK) return rc;
     struct ortak_lsm_bypass_stats st = {0};
     search_reset(ws);
+    ortak_i128 bound = ortak__lsm_combinatorial_bound(in, ws->pos, ws->out_sel); /* scratch until state_load */
     layout_bypass(ws, in, order);
     state_load(ws, in, out->selected);
     ws->work_limit = ws->work + work_budget < ws->work ? UINT64_MAX : ws->work + work_budget;
-    search(ws, in, &st);
+    search(ws, in, bound, &st);
     result_fill(in, ws->best, out);
     return ORTAK_OK;
 }

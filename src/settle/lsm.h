@@ -208,6 +208,8 @@ ortak_rc ortak_lsm_fifo(struct ortak_lsm_workspace *ws, const struct ortak_lsm_i
  *      if the value rose. Selected payments are forced out the same way. Until no move helps;
  *   3. perturbation: from a local optimum, a few pseudo-random forced moves, kept whatever their value, then
  *      local search again; every few rounds the search returns to the best selection seen, which is the answer.
+ *      Phases 2 and 3 stop early when the best reaches a bound needing no solver (each payer settles at most its
+ *      balance plus all queued to it): then it is optimal.
  * `work_budget` bounds phases 2 and 3 in work units (about one per payment, candidate or bitset word examined;
  * 5-10 ns each): no move starts after the budget is spent, and a move that reaches it is undone. Phase 1
  * always runs, in O((payments + participants) log payments). The pseudo-random sequence has a fixed seed, so
@@ -249,6 +251,9 @@ ortak_rc ortak_lsm_exact(const struct ortak_lsm_instance *in, enum ortak_lsm_ord
  */
 ortak_rc ortak__lsm_repair_selection(struct ortak_lsm_workspace *ws, const struct ortak_lsm_instance *in,
                                      enum ortak_lsm_order order, struct ortak_lsm_result *out);
+/* An upper bound needing no solver: each payer settles at most its balance plus all queued to it, and at most all
+ * it has queued. `pay` and `get` are scratch arrays of participant_count entries. */
+ortak_i128 ortak__lsm_combinatorial_bound(const struct ortak_lsm_instance *in, ortak_i128 *pay, ortak_i128 *get);
 ortak_rc ortak__lsm_improve_selection(struct ortak_lsm_workspace *ws, const struct ortak_lsm_instance *in,
                                       enum ortak_lsm_order order, uint64_t work_budget, struct ortak_lsm_result *out);
 

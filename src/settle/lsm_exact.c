@@ -139,21 +139,6 @@ static void model_fill(struct model *md, const struct ortak_lsm_instance *in, ui
     for (uint32_t r = n; r < n + pairs; r++) md->row_ub[r] = 0.0;
 }
 
-/* An upper bound without any solver: each payer settles at most its balance plus everything owed to it. */
-static ortak_i128 combinatorial_bound(const struct ortak_lsm_instance *in, ortak_i128 *pay, ortak_i128 *get) {
-    ortak_i128 bound = 0;
-    for (uint32_t i = 0; i < in->participant_count; i++) pay[i] = get[i] = 0;
-    for (uint32_t j = 0; j < in->payment_count; j++) {
-        pay[in->payments[j].payer] += in->payments[j].value;
-        get[in->payments[j].payee] += in->payments[j].value;
-    }
-    for (uint32_t i = 0; i < in->participant_count; i++) {
-        ortak_i128 cover = in->balance[i] + get[i];
-        bound += pay[i] < cover ? pay[i] : cover;
-    }
-    return bound;
-}
-
 /* CBC's proven bound as an integer, widened by its tolerances so that it stays an upper bound; -1 if none. */
 static ortak_i128 cbc_bound(Cbc_Model *cbc) {
     double b = Cbc_getBestPossibleObjValue(cbc);
@@ -280,7 +265,7 @@ ortak_rc ortak_lsm_exact(const struct ortak_lsm_instance *in, enum ortak_lsm_ord
     rc = ORTAK_NOMEM;
     sums = ortak__calloc_array(2 * (size_t)n, sizeof *sums);
     if (!sums) goto done;
-    ortak_i128 combinatorial = combinatorial_bound(in, sums, sums + n);
+    ortak_i128 combinatorial = ortak__lsm_combinatorial_bound(in, sums, sums + n);
     if ((rc = model_alloc(&md, in)) != ORTAK_OK) goto done;
     model_fill(&md, in, order_pairs(&md, in, order));
     rc = ORTAK_NOMEM;
