@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../src/base/rng.h"
 #include "../src/base/slice.h"
 #include "ortak/engine.h"
 
@@ -36,15 +37,6 @@ struct outcome {
     uint32_t queued, settled;
     ortak_i128 queued_value, settled_value;
 };
-
-static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static uint64_t rng_below(uint64_t *s, uint64_t n) { return (uint64_t)(((ortak_u128)rng_next(s) * n) >> 64); }
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -77,7 +69,7 @@ static void bank_bic(uint32_t i, char bic[12]) {
 
 /* A bank drawn with probability falling as 1/(rank+1): inverse of the harmonic sum, by bisection on a table. */
 static uint32_t skewed_bank(uint64_t *s, const double *cum, uint32_t n) {
-    double u = (double)rng_next(s) / 18446744073709551616.0 * cum[n - 1];
+    double u = (double)ortak_rng_next(s) / 18446744073709551616.0 * cum[n - 1];
     uint32_t lo = 0, hi = n - 1;
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
@@ -142,8 +134,8 @@ static struct ortak_engine *build(const struct run *r) {
         uint32_t payer = skewed_bank(&rs, cum, r->banks), payee;
         do payee = skewed_bank(&rs, cum, r->banks);
         while (payee == payer);
-        uint64_t value = 1000 + rng_below(&rs, 9000);
-        for (int d = 0; d < 16 && rng_below(&rs, 2); d++) value *= 2;
+        uint64_t value = 1000 + ortak_rng_below(&rs, 9000);
+        for (int d = 0; d < 16 && ortak_rng_below(&rs, 2); d++) value *= 2;
         owes[payer] += (int64_t)value;
         cmds[k] = (struct ortak_cmd){.timestamp = t, .kind = ORTAK_CMD_PAYMENT_SUBMIT};
         cmds[k].u.payment = (struct ortak_payment){.id = ((ortak_u128)1 << 64) | k,
@@ -163,7 +155,8 @@ static struct ortak_engine *build(const struct run *r) {
     /* Liquidity: a uniform random share of what each bank owes, averaging liquidity_pct percent. */
     t += ORTAK_NS_PER_S;
     for (uint32_t i = 0; i < r->banks; i++) {
-        uint64_t amount = (uint64_t)((ortak_u128)(uint64_t)owes[i] * rng_below(&rs, 2 * r->liquidity_pct + 1) / 100);
+        uint64_t amount =
+            (uint64_t)((ortak_u128)(uint64_t)owes[i] * ortak_rng_below(&rs, 2 * r->liquidity_pct + 1) / 100);
         cmds[i] = (struct ortak_cmd){.timestamp = t, .kind = ORTAK_CMD_TRANSFER};
         cmds[i].u.transfer = (struct ortak_transfer){.id = ((ortak_u128)2 << 64) | i,
                                                      .debit_account_id = ISSUANCE,

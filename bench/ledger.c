@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/base/rng.h"
 #include "../src/base/slice.h"
 #include "ortak/engine.h"
 
@@ -87,15 +88,8 @@ struct report {
 
 /* ---- random numbers: splitmix64, enough for workload shape, and reproducible from --seed ----------------- */
 
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n) by multiply-and-shift (Lemire); the bias for n << 2^64 is far below what a benchmark sees. */
-static uint32_t rng_below(uint64_t *s, uint32_t n) { return (uint32_t)(((ortak_u128)rng_next(s) * n) >> 64); }
+/* ortak_rng_below for 32-bit counts. */
+static uint32_t rng_below(uint64_t *s, uint32_t n) { return (uint32_t)ortak_rng_below(s, n); }
 
 static uint64_t clock_ns(clockid_t clock) {
     struct timespec ts;
@@ -339,8 +333,8 @@ static bool book_init(struct book *b, const struct options *o, uint64_t *rng) {
     /* Random ids, as clients choose them. The high half is below 2^63 and the low half odd, so an id is never 0
      * or all ones; the halves are drawn in separate statements so that every compiler draws them in one order. */
     for (uint32_t i = 0; i < b->count; i++) {
-        uint64_t hi = rng_next(rng) >> 1;
-        b->ids[i] = ORTAK_U128(hi, rng_next(rng) | 1);
+        uint64_t hi = ortak_rng_next(rng) >> 1;
+        b->ids[i] = ORTAK_U128(hi, ortak_rng_next(rng) | 1);
     }
     return true;
 }
@@ -401,8 +395,8 @@ static struct ortak_cmd *generate(struct book *b, const struct scenario *sc, uin
         t->id = ORTAK_U128(UINT64_C(0x7472616e73666572), k + 1);
         t->debit_account_id = b->ids[d];
         t->credit_account_id = b->ids[c];
-        uint64_t uetr_hi = rng_next(rng); /* user_data stands for the payment's UETR */
-        t->user_data = ORTAK_U128(uetr_hi, rng_next(rng));
+        uint64_t uetr_hi = ortak_rng_next(rng); /* user_data stands for the payment's UETR */
+        t->user_data = ORTAK_U128(uetr_hi, ortak_rng_next(rng));
         t->amount = amount;
         t->code = 1;
         b->expected[d] -= (int64_t)amount;

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../src/base/rng.h"
 #include "../src/base/slice.h"
 #include "../src/settle/lsm.h"
 
@@ -62,15 +63,6 @@ static bool failed; /* a correctness check failed: exit 1 at the end */
 
 /* ---- random numbers: splitmix64, reproducible from --seed ------------------------------------------------ */
 
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static uint64_t rng_below(uint64_t *s, uint64_t n) { return (uint64_t)(((ortak_u128)rng_next(s) * n) >> 64); }
-
 static uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -95,7 +87,7 @@ static void inst_free(struct inst *t) {
 
 /* A participant drawn with probability proportional to 1/(rank+1), by binary search on cumulative weights. */
 static uint32_t draw_participant(uint64_t *rng, const uint64_t *cum, uint32_t n) {
-    uint64_t r = rng_below(rng, cum[n - 1]);
+    uint64_t r = ortak_rng_below(rng, cum[n - 1]);
     uint32_t lo = 0, hi = n - 1;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
@@ -109,8 +101,8 @@ static uint32_t draw_participant(uint64_t *rng, const uint64_t *cum, uint32_t n)
 
 /* Heavy-tailed value: uniform 1,000..9,999 times 2^k, P(k = t) = 2^-(t+1), k <= 16. */
 static int64_t draw_value(uint64_t *rng) {
-    uint32_t k = (uint32_t)__builtin_ctzll(rng_next(rng) | (UINT64_C(1) << 16));
-    return (int64_t)(1000 + rng_below(rng, 9000)) << k;
+    uint32_t k = (uint32_t)__builtin_ctzll(ortak_rng_next(rng) | (UINT64_C(1) << 16));
+    return (int64_t)(1000 + ortak_rng_below(rng, 9000)) << k;
 }
 
 static void draw_payments(struct inst *t, uint64_t *rng, const uint64_t *cum, const struct options *o) {
@@ -119,8 +111,8 @@ static void draw_payments(struct inst *t, uint64_t *rng, const uint64_t *cum, co
         struct ortak_lsm_payment p = {.value = draw_value(rng), .flags = ORTAK_LSM_MAY_BYPASS};
         p.payer = draw_participant(rng, cum, n);
         p.payee = draw_participant(rng, cum, n);
-        if (p.payee == p.payer) p.payee = (uint32_t)((p.payer + 1 + rng_below(rng, n - 1)) % n);
-        if (rng_below(rng, 100) < o->urgent_pct) p.flags = 0;
+        if (p.payee == p.payer) p.payee = (uint32_t)((p.payer + 1 + ortak_rng_below(rng, n - 1)) % n);
+        if (ortak_rng_below(rng, 100) < o->urgent_pct) p.flags = 0;
         t->pay[j] = p;
     }
     /* Urgent payments first (a stable partition), so that they head their payers' queues. */
@@ -145,7 +137,7 @@ static bool inst_make(struct inst *t, uint32_t n, uint32_t m, uint64_t *rng, con
         draw_payments(t, rng, cum, o);
         for (uint32_t j = 0; j < m; j++) owed[t->pay[j].payer] += t->pay[j].value;
         for (uint32_t i = 0; i < n; i++) {
-            ortak_i128 share = (ortak_i128)rng_below(rng, 2 * (uint64_t)o->liquidity_pct + 1);
+            ortak_i128 share = (ortak_i128)ortak_rng_below(rng, 2 * (uint64_t)o->liquidity_pct + 1);
             t->balance[i] = (int64_t)(owed[i] * share / 100);
         }
     }

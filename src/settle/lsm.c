@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "base/assert.h"
+#include "base/rng.h"
 
 #define NONE UINT32_MAX
 /* Seed of the perturbation sequence: fixed, so that answers are reproducible (digits of pi). */
@@ -785,16 +786,9 @@ static void local_search(struct ortak_lsm_workspace *ws, const struct ortak_lsm_
     st->local_optima++;
 }
 
-static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 /* A pseudo-random payment that can be added (`add`) or dropped alone, scanning from a random start; or NONE. */
 static uint32_t random_candidate(struct ortak_lsm_workspace *ws, const struct ortak_lsm_instance *in, bool add) {
-    uint32_t start = (uint32_t)(((ortak_u128)rng_next(&ws->rng) * ws->m) >> 64);
+    uint32_t start = (uint32_t)(((ortak_u128)ortak_rng_next(&ws->rng) * ws->m) >> 64);
     for (uint32_t t = 0; t < ws->m; t++) {
         uint32_t c = start + t < ws->m ? start + t : start + t - ws->m;
         ws->work++;
@@ -810,7 +804,7 @@ static uint32_t random_candidate(struct ortak_lsm_workspace *ws, const struct or
 static bool perturb(struct ortak_lsm_workspace *ws, const struct ortak_lsm_instance *in) {
     bool moved = false;
     for (uint32_t k = 0; k < LSM_KICK_SIZE && ws->work < ws->work_limit; k++) {
-        uint64_t r = rng_next(&ws->rng);
+        uint64_t r = ortak_rng_next(&ws->rng);
         bool add = (r & 1u) != 0, pulls = (r & 2u) != 0;
         uint32_t j = random_candidate(ws, in, add);
         if (j == NONE) { /* nothing on that side: try the other */

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../src/base/rng.h"
 #include "ortak/journal.h"
 
 #define BANKS 8
@@ -35,13 +36,6 @@ static const char *const bank_bic[BANKS] = {"HSBKKZKX", "KCJBKZKX", "CASPKZKA", 
 static void die(const char *what) {
     fprintf(stderr, "crash_journal: %s\n", what);
     exit(1);
-}
-
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
 }
 
 static void config(struct ortak_config *cfg) {
@@ -106,15 +100,16 @@ static void setup(struct ortak_sequencer *s) {
 
 /* One submission: a plain transfer, or a linked pair; ids unique across runs and threads. */
 static uint32_t make_submission(uint64_t *rng, uint64_t run, uint64_t thread, uint64_t *counter, struct ortak_cmd *c) {
-    uint32_t n = (rng_next(rng) % 3 == 0) ? 2 : 1;
+    uint32_t n = (ortak_rng_next(rng) % 3 == 0) ? 2 : 1;
     for (uint32_t i = 0; i < n; i++) {
-        int from = (int)(rng_next(rng) % BANKS), to = (from + 1 + (int)(rng_next(rng) % (BANKS - 1))) % BANKS;
+        int from = (int)(ortak_rng_next(rng) % BANKS),
+            to = (from + 1 + (int)(ortak_rng_next(rng) % (BANKS - 1))) % BANKS;
         memset(&c[i], 0, sizeof c[i]);
         c[i].kind = ORTAK_CMD_TRANSFER;
         c[i].u.transfer.id = ORTAK_U128(run + 1, (thread << 48) | ++*counter);
         c[i].u.transfer.debit_account_id = bank_account(from);
         c[i].u.transfer.credit_account_id = bank_account(to);
-        c[i].u.transfer.amount = 1 + rng_next(rng) % (AMOUNT_FUNDING / 4); /* some fail for funds */
+        c[i].u.transfer.amount = 1 + ortak_rng_next(rng) % (AMOUNT_FUNDING / 4); /* some fail for funds */
         c[i].u.transfer.flags = (i + 1 < n) ? ORTAK_TRANSFER_LINKED : 0;
     }
     return n;
@@ -310,7 +305,7 @@ static int run_main(const char *self, const char *dir, uint64_t kills, uint64_t 
             execl(self, self, "writer", dir, run, sd, (char *)NULL);
             _exit(127);
         }
-        uint64_t ms = (k == 0 ? 300 : 50) + rng_next(&rng) % 400;
+        uint64_t ms = (k == 0 ? 300 : 50) + ortak_rng_next(&rng) % 400;
         struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);

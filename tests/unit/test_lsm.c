@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <malloc.h>
 
+#include "base/rng.h"
 #include "settle/lsm.h"
 
 #define MAX_PAY 16u
@@ -185,14 +186,7 @@ static void test_vectors_bypass(void **state) {
 
 /* ---- random instances against brute force ---------------------------------------------------------------- */
 
-static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static uint32_t rng_below(uint64_t *s, uint32_t n) { return (uint32_t)(((ortak_u128)rng_next(s) * n) >> 64); }
+static uint32_t rng_below(uint64_t *s, uint32_t n) { return (uint32_t)ortak_rng_below(s, n); }
 
 /*
  * A random instance: 2-5 participants, 0-12 payments, values from 1 to 9,999 times 1, 10 or 100 (so that some
@@ -307,7 +301,7 @@ static void gridlock_instance(uint64_t *rng, uint32_t n, uint32_t m, int64_t *ba
     for (uint32_t i = 0; i < n; i++) balance[i] = 0;
     for (uint32_t j = 0; j < m; j++) {
         uint32_t a = rng_below(rng, n), b = (a + 1 + rng_below(rng, n - 1)) % n;
-        uint32_t k = (uint32_t)__builtin_ctzll(rng_next(rng) | (UINT64_C(1) << 12));
+        uint32_t k = (uint32_t)__builtin_ctzll(ortak_rng_next(rng) | (UINT64_C(1) << 12));
         pay[j] = (struct ortak_lsm_payment){(int64_t)(100 + rng_below(rng, 900)) << k, a, b, ORTAK_LSM_MAY_BYPASS};
         if (rng_below(rng, 5) == 0) pay[j].flags = 0;
         balance[a] += pay[j].value / 8;

@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/rng.h"
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -333,14 +334,7 @@ static void test_vectors(void **state) {
 
 /* ---- random instances against brute force ------------------------------------------------------------ */
 
-static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static uint32_t rng_below(uint64_t *s, uint32_t n) { return (uint32_t)(((unsigned __int128)rng_next(s) * n) >> 64); }
+static uint32_t rng_below(uint64_t *s, uint32_t n) { return (uint32_t)ortak_rng_below(s, n); }
 
 /*
  * A random instance: 2-5 participants, 0-12 payments, values from 1 to 99, some times 10 (so that some dwarf

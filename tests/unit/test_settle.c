@@ -4,11 +4,11 @@
  * (cancel, priority change, move), cut-offs, latest settlement times, validation and idempotency, suspended
  * payers, the state hash and the canonical encoding, and a property test over random command sequences.
  *
- * Fixture (setup): the default configuration with small limits, without offsetting and periodic gridlock resolution; the Kazakh central bank with its KZT issuance
- * account and a collateral account, four Kazakh banks (A, B, C, D) with KZT settlement accounts, the Azerbaijani
- * central bank and a bank with an AZN settlement account. A and B are funded from the issuance account; C and D
- * start empty, so their payments queue until liquidity arrives. Every command takes a timestamp one second after the
- * previous one.
+ * Fixture (setup): the default configuration with small limits, without offsetting and periodic gridlock resolution;
+ * the Kazakh central bank with its KZT issuance account and a collateral account, four Kazakh banks (A, B, C, D) with
+ * KZT settlement accounts, the Azerbaijani central bank and a bank with an AZN settlement account. A and B are funded
+ * from the issuance account; C and D start empty, so their payments queue until liquidity arrives. Every command takes
+ * a timestamp one second after the previous one.
  *
  * Each test asserts values: result codes and flags, payment states (ortak_settle_payment_get), queue order and totals
  * (ortak_settle_queue), balances (ortak_ledger_account_get) and the events of the batch with their fields, in order.
@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "base/rng.h"
 #include "ortak/engine.h"
 #include "test_util.h"
 
@@ -1332,13 +1333,7 @@ static void test_state_hash_and_encoding(void **state) {
 #define PROP_COMMANDS 4000
 static const ortak_u128 prop_accs[PROP_BANKS] = {ACC_A, ACC_B, ACC_C, ACC_D, 5, 6};
 
-static uint64_t prng_next(uint64_t *s) { /* splitmix64 */
-    uint64_t z = (*s += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-static uint64_t rnd(uint64_t *s, uint64_t n) { return prng_next(s) % n; }
+static uint64_t rnd(uint64_t *s, uint64_t n) { return ortak_rng_next(s) % n; }
 
 static struct ortak_config prop_config(void) {
     struct ortak_config cfg = fx_config();
@@ -1365,7 +1360,7 @@ static struct ortak_cmd prop_command(uint64_t *rs, ortak_time_ns *t, uint64_t *n
         uint64_t pr = rnd(rs, 10);
         uint64_t amount = 1 + rnd(rs, rnd(rs, 2) ? 5000 : 60000);
         struct ortak_cmd c = tu_payment(*t, (*next_pid)++, payer, payee, amount, pr < 2 ? HU : pr < 4 ? URG : NORM);
-        c.u.payment.uetr = prng_next(rs);
+        c.u.payment.uetr = ortak_rng_next(rs);
         uint64_t l = rnd(rs, 20);
         if (l < 5)
             c.u.payment.latest_ns = *t + (1 + rnd(rs, 60)) * ORTAK_NS_PER_S;
