@@ -7,8 +7,12 @@
  * hash on any machine: the engine reads no clock, does no I/O, uses no floating point and allocates nothing after
  * ortak_engine_open (every pool is sized from the configured limits).
  *
- * Time: before a command is applied, engine time advances to its timestamp and pending transfers whose timeout
- * has passed (expires_at <= timestamp) expire, each with an event. A timestamp earlier than engine time is refused
+ * Time: before a command is applied, engine time advances to its timestamp; then pending transfers whose timeout
+ * has passed (expires_at <= timestamp) expire and queued payments whose latest settlement time has come are
+ * rejected, each with an event, what that freed is released, and a periodic gridlock resolution runs if engine
+ * time crossed a multiple of its interval. The members of a linked chain carry time forward themselves: holds
+ * and payments that fall due meanwhile are handled before the next command, and a periodic gridlock resolution
+ * that falls due runs right after the chain. A timestamp earlier than engine time is refused
  * (ORTAK_TIME_BACKWARDS). ORTAK_CMD_TICK only advances time.
  *
  * Linked chains: transfers flagged ORTAK_TRANSFER_LINKED are chained to the command that follows; the chain ends

@@ -139,6 +139,14 @@ static bool gridlock_due(const struct ortak_settlement_config *set, ortak_time_n
     return now / interval_ns > before / interval_ns;
 }
 
+/* Runs the periodic gridlock resolution if engine time, moving from `before` to out->now, crossed its time. */
+static void gridlock_periodic(struct ortak_engine *e, struct ortak__out *out, ortak_time_ns before) {
+    if (!gridlock_due(&e->cfg.settlement, before, out->now)) return;
+    for (uint32_t c = 0; c < e->ledger.currency_count; c++)
+        ortak__settle_gridlock(&e->settle, &e->ledger, c, e->cfg.settlement.gridlock_mode, out);
+    ortak__settle_release(&e->settle, &e->ledger, out);
+}
+
 ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32_t n,
                             struct ortak_result *results) {
     if (n > e->cfg.limits.batch_max) return ORTAK_BATCH_TOO_LARGE;
@@ -154,15 +162,13 @@ ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds
             ortak__ledger_expire(&e->ledger, &out);
             ortak__settle_deadlines(&e->settle, &e->ledger, &out);
             ortak__settle_release(&e->settle, &e->ledger, &out); /* expired holds free liquidity */
-            if (gridlock_due(&e->cfg.settlement, before, out.now)) {
-                for (uint32_t c = 0; c < e->ledger.currency_count; c++)
-                    ortak__settle_gridlock(&e->settle, &e->ledger, c, e->cfg.settlement.gridlock_mode, &out);
-                ortak__settle_release(&e->settle, &e->ledger, &out);
-            }
+            gridlock_periodic(e, &out, before);
         }
         if (cmd->kind == ORTAK_CMD_TRANSFER) {
             /* The chain checks each member's timestamp itself, so that a bad one fails the whole chain. */
+            ortak_time_ns before = out.now;
             i = ortak__ledger_transfer_chain(&e->ledger, cmds, i, n, results, &out);
+            gridlock_periodic(e, &out, before); /* its members carry time forward: a run must not be skipped */
         } else {
             struct ortak_result *r = &results[i];
             *r = (struct ortak_result){.fail_index = UINT32_MAX};
