@@ -12,6 +12,7 @@
  *   minor_units = 2
  *   agent = NBRKKZKX                 ; BIC of the issuing central bank
  *   agent_name = National Bank of Kazakhstan
+ *   net_window_ms = 3600000          ; net settlement windows close every hour of engine time (0: on command)
  *   [settlement]
  *   offsetting = yes                 ; bilateral offsetting on entry (settle.h)
  *   gridlock_mode = bypass           ; fifo | bypass: how gridlock resolution chooses what settles
@@ -36,12 +37,14 @@ struct ortak_currency_config {
     uint8_t minor_units; /* 0..4 */
     char agent_bic[12];
     char agent_name[ORTAK_NAME_LEN_LIMIT + 1];
+    uint64_t net_window_ms; /* net settlement windows close every this much engine time; 0 = on command only */
 };
 
 enum ortak_gridlock_mode { ORTAK_GRIDLOCK_FIFO = 1, ORTAK_GRIDLOCK_BYPASS = 2 };
 
 /* Upper bounds of the settlement settings. */
 #define ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT UINT64_C(86400000) /* one day */
+#define ORTAK_NET_WINDOW_MS_LIMIT UINT64_C(86400000)        /* one day */
 #define ORTAK_GRIDLOCK_BUDGET_LIMIT UINT64_C(1000000000000)
 /* Finishes bypass's local search many times over on 200 queued payments, in 10-20 ms (docs/settlement.md). */
 #define ORTAK_GRIDLOCK_BUDGET_DEFAULT UINT64_C(2000000)

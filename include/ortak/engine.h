@@ -25,6 +25,7 @@
 
 #include "ortak/config.h"
 #include "ortak/ledger.h"
+#include "ortak/netting.h"
 #include "ortak/settle.h"
 
 enum ortak_cmd_kind {
@@ -42,6 +43,8 @@ enum ortak_cmd_kind {
     ORTAK_CMD_PAYMENT_MOVE,
     ORTAK_CMD_CUTOFF,
     ORTAK_CMD_GRIDLOCK,
+    ORTAK_CMD_NET_CAP_SET, /* u.account: the payer's settlement account and its new net debit cap */
+    ORTAK_CMD_NET_CLOSE,
 };
 
 struct ortak_cmd {
@@ -57,6 +60,7 @@ struct ortak_cmd {
         struct ortak_payment_control control; /* cancel, priority, move */
         struct ortak_cutoff cutoff;
         struct ortak_gridlock gridlock;
+        struct ortak_net_close net_close;
     } u;
 };
 
@@ -98,6 +102,17 @@ enum ortak_event_kind {
                                   settled; the payments' own events precede it */
     ORTAK_EV_OFFSET,           /* a payment settled with payments queued back to its payer: id = the payment,
                                   amount = how many of those settled with it; their events precede it */
+    ORTAK_EV_PAYMENT_ACCEPTED, /* a net payment accepted into its window, settlement guaranteed; status = the
+                                  window's id (low 32 bits); accounts, amount and UETR as for the others */
+    ORTAK_EV_NET_CAP_SET,      /* id = settlement account; amount = new cap, amount_old = previous */
+    ORTAK_EV_NET_POSITION,     /* a row of a closed window's report: id = settlement account, ref = gross sent,
+                                  credit_account_id = gross received (both u128), amount = the part of a debtor's
+                                  payment taken from its collateral, status = the window's id (low 32 bits) */
+    ORTAK_EV_NET_WINDOW,       /* a window closed and settled: id = the currency's ISO numeric code, status = the
+                                  window's id (low 32 bits), amount = its payments, amount_old = participants,
+                                  ref = value moved by the settlement; transfers and rows precede it. When the
+                                  settlement cannot be booked the window stays open: amount = -1, status = the
+                                  result code */
 };
 
 struct ortak_event {
@@ -147,6 +162,8 @@ const struct ortak_event *ortak_engine_events(const struct ortak_engine *e, uint
 const struct ortak_ledger *ortak_engine_ledger(const struct ortak_engine *e);
 /* Payments and queues, for read-only queries (settle.h). */
 const struct ortak_settle *ortak_engine_settle(const struct ortak_engine *e);
+/* Net settlement windows, for read-only queries (netting.h). */
+const struct ortak_netting *ortak_engine_netting(const struct ortak_engine *e);
 const struct ortak_config *ortak_engine_config(const struct ortak_engine *e);
 ortak_time_ns ortak_engine_now(const struct ortak_engine *e);
 

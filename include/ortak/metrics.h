@@ -38,7 +38,7 @@ struct ortak_settle_metrics {
     /* Payments; accepted = settled + queued + cancelled + rejected. */
     uint32_t accepted_count;
     uint32_t settled_count;   /* settled at or before day_end_ns */
-    uint32_t queued_count;    /* accepted and still queued at day_end_ns */
+    uint32_t queued_count;    /* accepted and still queued at day_end_ns (a net payment: its window still open) */
     uint32_t cancelled_count; /* cancelled by the payer at or before day_end_ns */
     uint32_t rejected_count;  /* rejected after queueing (cut-off, latest settlement time...) by day_end_ns */
     uint32_t refused_count;   /* refused at submission: not accepted, and in no other figure */

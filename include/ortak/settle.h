@@ -28,7 +28,11 @@ enum ortak_payment_state {
     ORTAK_PAYMENT_SETTLED,
     ORTAK_PAYMENT_CANCELLED,
     ORTAK_PAYMENT_REJECTED, /* the result code says why */
+    ORTAK_PAYMENT_ACCEPTED, /* a net payment in its open window: settlement guaranteed at the window's close */
 };
+
+/* How a payment settles: gross, at once or from its queue; or net, when its currency's window closes (netting.h). */
+enum ortak_settlement_method { ORTAK_METHOD_GROSS = 0, ORTAK_METHOD_NET = 1 };
 
 /* A payment as submitted; every field takes part in the idempotency comparison. */
 struct ortak_payment {
@@ -38,7 +42,8 @@ struct ortak_payment {
     ortak_u128 uetr;              /* opaque to the engine: the ISO 20022 UETR */
     uint64_t amount;              /* minor units, 1..ORTAK_AMOUNT_MAX */
     ortak_time_ns latest_ns;      /* latest settlement time; 0 = none */
-    uint8_t priority;             /* enum ortak_priority */
+    uint8_t priority;             /* enum ortak_priority; a net payment's is normal */
+    uint8_t method;               /* enum ortak_settlement_method */
 };
 
 /* Cancel a queued payment, change its priority (it goes to the tail of its new class), or move it. */
@@ -68,7 +73,8 @@ struct ortak_payment_info {
     uint8_t state; /* enum ortak_payment_state */
     ortak_rc rc;   /* ORTAK_OK unless rejected */
     ortak_time_ns received_ns;
-    ortak_time_ns ended_ns; /* settled, cancelled or rejected at; 0 while queued */
+    ortak_time_ns ended_ns; /* settled, cancelled or rejected at; 0 while queued or accepted */
+    uint64_t window;        /* a net payment: the id of its currency's window; 0 for a gross payment */
 };
 
 struct ortak_queue_info {

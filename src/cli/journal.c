@@ -116,21 +116,11 @@ static int journal_verify(const struct opts *o) {
 /* ---- dump -------------------------------------------------------------------------------------------------- */
 
 static const char *kind_name(uint32_t kind) {
-    static const char *const names[] = {"unknown",
-                                        "tick",
-                                        "participant_create",
-                                        "participant_status",
-                                        "account_create",
-                                        "account_close",
-                                        "transfer",
-                                        "credit_line_set",
-                                        "reserve_set",
-                                        "payment_submit",
-                                        "payment_cancel",
-                                        "payment_priority",
-                                        "payment_move",
-                                        "cutoff",
-                                        "gridlock"};
+    static const char *const names[] = {"unknown",        "tick",           "participant_create", "participant_status",
+                                        "account_create", "account_close",  "transfer",           "credit_line_set",
+                                        "reserve_set",    "payment_submit", "payment_cancel",     "payment_priority",
+                                        "payment_move",   "cutoff",         "gridlock",           "net_cap_set",
+                                        "net_close"};
     return kind < sizeof names / sizeof names[0] ? names[kind] : "unknown";
 }
 
@@ -163,11 +153,12 @@ static void dump_command(const struct ortak_cmd *c, bool json) {
                ortak_account_kind_name(c->u.account_create.kind));
         break;
     case ORTAK_CMD_PAYMENT_SUBMIT:
-        printf(json ? ",\"id\":\"%s\",\"debit\":\"%s\",\"credit\":\"%s\",\"amount\":%llu,\"priority\":\"%s\""
-                    : " id %s debit %s credit %s amount %llu priority %s",
+        printf(json ? ",\"id\":\"%s\",\"debit\":\"%s\",\"credit\":\"%s\",\"amount\":%llu,\"priority\":\"%s\","
+                      "\"method\":\"%s\""
+                    : " id %s debit %s credit %s amount %llu priority %s method %s",
                ortak_u128_hex(c->u.payment.id, x), ortak_u128_hex(c->u.payment.debit_account_id, a),
                ortak_u128_hex(c->u.payment.credit_account_id, b), (unsigned long long)c->u.payment.amount,
-               ortak_priority_name(c->u.payment.priority));
+               ortak_priority_name(c->u.payment.priority), c->u.payment.method == ORTAK_METHOD_NET ? "net" : "gross");
         break;
     case ORTAK_CMD_PAYMENT_CANCEL:
     case ORTAK_CMD_PAYMENT_PRIORITY:
@@ -183,9 +174,11 @@ static void dump_command(const struct ortak_cmd *c, bool json) {
         printf(json ? ",\"mode\":%u,\"currency\":\"%s\"" : " mode %u currency %s", c->u.gridlock.mode,
                c->u.gridlock.currency[0] ? c->u.gridlock.currency : (json ? "" : "all"));
         break;
+    case ORTAK_CMD_NET_CLOSE: printf(json ? ",\"currency\":\"%s\"" : " currency %s", c->u.net_close.currency); break;
     case ORTAK_CMD_ACCOUNT_CLOSE:
     case ORTAK_CMD_CREDIT_LINE_SET:
     case ORTAK_CMD_RESERVE_SET:
+    case ORTAK_CMD_NET_CAP_SET:
         printf(json ? ",\"account\":%s%s%s,\"amount\":%lld" : " account %s%s%s amount %lld", sep,
                ortak_u128_hex(c->u.account.account_id, x), sep, (long long)c->u.account.amount);
         break;

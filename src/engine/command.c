@@ -18,15 +18,16 @@
 #define STATUS_BODY (12 + 1)
 #define ACCOUNT_CREATE_BODY (16 + 12 + 4 + 1)
 #define ACCOUNT_AMOUNT_BODY (16 + 8)
-#define PAYMENT_BODY (4 * 16 + 8 + 8 + 1)
+#define PAYMENT_BODY (4 * 16 + 8 + 8 + 1 + 1)
 #define CONTROL_BODY (16 + 1 + 1)
 #define CUTOFF_BODY (1 + 1)
 #define GRIDLOCK_BODY (1 + 4)
+#define NET_CLOSE_BODY 4
 #define HEADER (8 + 1)
 #define BODY_MAX PARTICIPANT_BODY
 _Static_assert(TRANSFER_BODY <= BODY_MAX && PAYMENT_BODY <= BODY_MAX && ACCOUNT_CREATE_BODY <= BODY_MAX &&
                    STATUS_BODY <= BODY_MAX && ACCOUNT_AMOUNT_BODY <= BODY_MAX && CONTROL_BODY <= BODY_MAX &&
-                   CUTOFF_BODY <= BODY_MAX && GRIDLOCK_BODY <= BODY_MAX,
+                   CUTOFF_BODY <= BODY_MAX && GRIDLOCK_BODY <= BODY_MAX && NET_CLOSE_BODY <= BODY_MAX,
                "every body fits the largest");
 #define KIND_UNKNOWN 0u
 
@@ -52,7 +53,7 @@ static void w_text(struct w *w, const char *s, size_t cap) {
     w->p += cap;
 }
 
-static bool kind_known(uint32_t kind) { return kind >= ORTAK_CMD_TICK && kind <= ORTAK_CMD_GRIDLOCK; }
+static bool kind_known(uint32_t kind) { return kind >= ORTAK_CMD_TICK && kind <= ORTAK_CMD_NET_CLOSE; }
 
 static void encode_one(struct w *w, const struct ortak_cmd *c) {
     w_u64(w, c->timestamp, 8);
@@ -91,6 +92,7 @@ static void encode_one(struct w *w, const struct ortak_cmd *c) {
     case ORTAK_CMD_ACCOUNT_CLOSE:
     case ORTAK_CMD_CREDIT_LINE_SET:
     case ORTAK_CMD_RESERVE_SET:
+    case ORTAK_CMD_NET_CAP_SET:
         w_u128(w, c->u.account.account_id);
         w_u64(w, (uint64_t)c->u.account.amount, 8);
         break;
@@ -102,6 +104,7 @@ static void encode_one(struct w *w, const struct ortak_cmd *c) {
         w_u64(w, c->u.payment.amount, 8);
         w_u64(w, c->u.payment.latest_ns, 8);
         w_u64(w, c->u.payment.priority, 1);
+        w_u64(w, c->u.payment.method, 1);
         break;
     case ORTAK_CMD_PAYMENT_CANCEL:
     case ORTAK_CMD_PAYMENT_PRIORITY:
@@ -118,6 +121,7 @@ static void encode_one(struct w *w, const struct ortak_cmd *c) {
         w_u64(w, c->u.gridlock.mode, 1);
         w_text(w, c->u.gridlock.currency, 4);
         break;
+    case ORTAK_CMD_NET_CLOSE: w_text(w, c->u.net_close.currency, 4); break;
     default: break; /* TICK and unknown kinds carry no body */
     }
 }
@@ -185,6 +189,7 @@ static void decode_one(struct ortak__reader *r, struct ortak_cmd *c) {
     case ORTAK_CMD_ACCOUNT_CLOSE:
     case ORTAK_CMD_CREDIT_LINE_SET:
     case ORTAK_CMD_RESERVE_SET:
+    case ORTAK_CMD_NET_CAP_SET:
         c->u.account.account_id = r_u128(r);
         c->u.account.amount = (int64_t)r_u64(r, 8);
         break;
@@ -196,6 +201,7 @@ static void decode_one(struct ortak__reader *r, struct ortak_cmd *c) {
         c->u.payment.amount = r_u64(r, 8);
         c->u.payment.latest_ns = r_u64(r, 8);
         c->u.payment.priority = (uint8_t)r_u64(r, 1);
+        c->u.payment.method = (uint8_t)r_u64(r, 1);
         break;
     case ORTAK_CMD_PAYMENT_CANCEL:
     case ORTAK_CMD_PAYMENT_PRIORITY:
@@ -212,6 +218,7 @@ static void decode_one(struct ortak__reader *r, struct ortak_cmd *c) {
         c->u.gridlock.mode = (uint8_t)r_u64(r, 1);
         r_text(r, c->u.gridlock.currency, 4);
         break;
+    case ORTAK_CMD_NET_CLOSE: r_text(r, c->u.net_close.currency, 4); break;
     default: r->bad = true; /* a journal only ever holds kinds this version knows */
     }
 }

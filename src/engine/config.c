@@ -47,42 +47,49 @@ static const char default_ini[] =
     "minor_units = 2\n"
     "agent = NABZAZ2X\n"
     "agent_name = Central Bank of the Republic of Azerbaijan\n"
+    "net_window_ms = 3600000\n"
     "\n"
     "[currency KZT]\n"
     "numeric = 398\n"
     "minor_units = 2\n"
     "agent = NBRKKZKX\n"
     "agent_name = National Bank of Kazakhstan\n"
+    "net_window_ms = 3600000\n"
     "\n"
     "[currency KGS]\n"
     "numeric = 417\n"
     "minor_units = 2\n"
     "agent = NBKRKG22\n"
     "agent_name = National Bank of the Kyrgyz Republic\n"
+    "net_window_ms = 3600000\n"
     "\n"
     "[currency UZS]\n"
     "numeric = 860\n"
     "minor_units = 2\n"
     "agent = CBUZUZ22\n"
     "agent_name = Central Bank of the Republic of Uzbekistan\n"
+    "net_window_ms = 3600000\n"
     "\n"
     "[currency TRY]\n"
     "numeric = 949\n"
     "minor_units = 2\n"
     "agent = TCMBTR2A\n"
     "agent_name = Central Bank of the Republic of Turkiye\n"
+    "net_window_ms = 3600000\n"
     "\n"
     "[currency HUF]\n"
     "numeric = 348\n"
     "minor_units = 2\n"
     "agent = MANEHUHB\n"
     "agent_name = Magyar Nemzeti Bank\n"
+    "net_window_ms = 3600000\n"
     "\n"
     "[currency TMT]\n"
     "numeric = 934\n"
     "minor_units = 2\n"
     "agent = CBTKTM2X\n"
-    "agent_name = Central Bank of Turkmenistan\n";
+    "agent_name = Central Bank of Turkmenistan\n"
+    "net_window_ms = 3600000\n";
 
 const char *ortak_config_default_ini(void) { return default_ini; }
 
@@ -171,7 +178,7 @@ static struct ortak_currency_config *section_currency(struct parse_state *st, co
     return cur;
 }
 
-static const char *const currency_keys[] = {"numeric", "minor_units", "agent", "agent_name"};
+static const char *const currency_keys[] = {"numeric", "minor_units", "agent", "agent_name", "net_window_ms"};
 
 /* A key given twice for one currency (a repeated section, say) would silently override: refuse it. */
 static bool currency_key_first(struct parse_state *st, const struct ortak_currency_config *cur, const char *name) {
@@ -202,6 +209,8 @@ static int parse_currency(struct parse_state *st, const char *section, const cha
         if (!ortak_slice_copy(v, cur->agent_bic, sizeof cur->agent_bic)) goto bad;
     } else if (strcmp(name, "agent_name") == 0) {
         if (!ortak_slice_copy(v, cur->agent_name, sizeof cur->agent_name)) goto bad;
+    } else if (strcmp(name, "net_window_ms") == 0) {
+        if (!ortak_slice_parse_u64(v, ORTAK_NET_WINDOW_MS_LIMIT, &cur->net_window_ms)) goto bad;
     } else {
         fail(st->err, st->err_cap, "[%s] unknown key '%s'", section, name);
         return 0;
@@ -343,6 +352,11 @@ static ortak_rc check_currency(const struct ortak_config *c, uint32_t i, char *e
     }
     if (!text_valid(cur->agent_name)) {
         fail(err, cap, "currency %s: agent_name missing or holds control characters", cur->code);
+        return ORTAK_CONFIG_INVALID;
+    }
+    if (cur->net_window_ms > ORTAK_NET_WINDOW_MS_LIMIT) {
+        fail(err, cap, "currency %s: net_window_ms is above %llu", cur->code,
+             (unsigned long long)ORTAK_NET_WINDOW_MS_LIMIT);
         return ORTAK_CONFIG_INVALID;
     }
     if (cur->minor_units > 4) {

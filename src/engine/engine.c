@@ -12,15 +12,17 @@
 #include "base/arena.h"
 #include "base/assert.h"
 #include "ledger/ledger_int.h"
+#include "netting/netting_int.h"
 #include "settle/settle_int.h"
 
 /* The first 16 bytes of an encoded state; the version changes whenever the encoding does. */
-static const char state_magic[16] = "ortak-state-v1";
+static const char state_magic[16] = "ortak-state-v2";
 
 struct ortak_engine {
     struct ortak_config cfg;
     struct ortak_ledger ledger;
     struct ortak_settle settle;
+    struct ortak_netting netting;
     ortak_time_ns now;
     struct ortak_event *events;
     uint32_t events_len;
@@ -31,7 +33,10 @@ struct ortak_engine {
  * Events of one batch at most: those of each command itself, plus one expiry per pending transfer that can expire
  * during the batch (those open when it starts, at most pending_max, and those it opens, at most batch_max), plus
  * what every payment can go through later in the batch (released: its transfer and its settlement; or rejected),
- * plus the gridlock resolution runs of each command (a periodic one and an operator's, each per currency).
+ * plus the gridlock resolution runs of each command (a periodic one and an operator's, each per currency), plus
+ * the closes of net settlement windows: per account that sent or received in a window closed during the batch (at
+ * most every account once for the windows open when the batch starts, and two per net payment of the batch) its
+ * transfers, report row and cap, and per close (a periodic and an operator's per command and currency) a summary.
  */
 static uint64_t events_cap_for(const struct ortak_limits *l, uint32_t currencies) {
     uint64_t per_command = ORTAK__SETTLE_EVENTS_PER_COMMAND > ORTAK__LEDGER_EVENTS_PER_COMMAND
@@ -39,7 +44,9 @@ static uint64_t events_cap_for(const struct ortak_limits *l, uint32_t currencies
                                : ORTAK__LEDGER_EVENTS_PER_COMMAND;
     return (uint64_t)l->batch_max * per_command + l->pending_max + l->batch_max +
            (uint64_t)l->payments_max * ORTAK__SETTLE_EVENTS_PER_PAYMENT +
-           (uint64_t)l->batch_max * currencies * ORTAK__SETTLE_GRIDLOCK_EVENTS_PER_CURRENCY;
+           (uint64_t)l->batch_max * currencies * ORTAK__SETTLE_GRIDLOCK_EVENTS_PER_CURRENCY +
+           ((uint64_t)l->accounts_max + 2 * (uint64_t)l->batch_max) * ORTAK__NET_EVENTS_PER_ACCOUNT +
+           (uint64_t)l->batch_max * currencies * 2;
 }
 
 ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine **out) {
@@ -62,6 +69,14 @@ ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine *
         free(e);
         return ORTAK_NOMEM;
     }
+    if (ortak__netting_init(&e->netting, &e->ledger, cfg) != 0) {
+        ortak__settle_free(&e->settle);
+        ortak__ledger_free(&e->ledger);
+        free(e->events);
+        free(e);
+        return ORTAK_NOMEM;
+    }
+    e->settle.netting = &e->netting;
     e->ledger.payment_ids = &e->settle.map;
     *out = e;
     return ORTAK_OK;
@@ -80,7 +95,8 @@ ortak_rc ortak_engine_open_state(const struct ortak_config *cfg, const void *sta
     cur.ptr += 8;
     cur.len -= 8;
     if (ortak__ledger_decode(&e->ledger, &cur) != ORTAK_OK) goto corrupt;
-    if (ortak__settle_decode(&e->settle, &e->ledger, &cur) != ORTAK_OK || cur.len != 0) goto corrupt;
+    if (ortak__settle_decode(&e->settle, &e->ledger, &cur) != ORTAK_OK) goto corrupt;
+    if (ortak__netting_decode(&e->netting, &e->settle, &e->ledger, &cur) != ORTAK_OK || cur.len != 0) goto corrupt;
     return ORTAK_OK;
 corrupt:
     ortak_engine_close(e);
@@ -90,6 +106,7 @@ corrupt:
 
 void ortak_engine_close(struct ortak_engine *e) {
     if (!e) return;
+    ortak__netting_free(&e->netting);
     ortak__settle_free(&e->settle);
     ortak__ledger_free(&e->ledger);
     free(e->events);
@@ -113,6 +130,8 @@ static ortak_rc apply_one(struct ortak_engine *e, const struct ortak_cmd *cmd, s
     case ORTAK_CMD_PAYMENT_MOVE: return ortak__settle_move(s, l, &cmd->u.control, out);
     case ORTAK_CMD_CUTOFF: return ortak__settle_cutoff(s, l, &cmd->u.cutoff, out);
     case ORTAK_CMD_GRIDLOCK: return ortak__settle_gridlock_command(s, l, &cmd->u.gridlock, out);
+    case ORTAK_CMD_NET_CAP_SET: return ortak__netting_cap_set(&e->netting, l, &cmd->u.account, out);
+    case ORTAK_CMD_NET_CLOSE: return ortak__netting_close_command(&e->netting, s, l, &cmd->u.net_close, out);
     default: return ORTAK_COMMAND_UNKNOWN;
     }
 }
@@ -139,8 +158,12 @@ static bool gridlock_due(const struct ortak_settlement_config *set, ortak_time_n
     return now / interval_ns > before / interval_ns;
 }
 
-/* Runs the periodic gridlock resolution if engine time, moving from `before` to out->now, crossed its time. */
-static void gridlock_periodic(struct ortak_engine *e, struct ortak__out *out, ortak_time_ns before) {
+/*
+ * What falls due when engine time moves from `before` to out->now by a schedule: net settlement windows close,
+ * then gridlock resolution runs.
+ */
+static void periodic(struct ortak_engine *e, struct ortak__out *out, ortak_time_ns before) {
+    ortak__netting_periodic(&e->netting, &e->settle, &e->ledger, before, out);
     if (!gridlock_due(&e->cfg.settlement, before, out->now)) return;
     for (uint32_t c = 0; c < e->ledger.currency_count; c++)
         ortak__settle_gridlock(&e->settle, &e->ledger, c, e->cfg.settlement.gridlock_mode, out);
@@ -162,13 +185,13 @@ ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds
             ortak__ledger_expire(&e->ledger, &out);
             ortak__settle_deadlines(&e->settle, &e->ledger, &out);
             ortak__settle_release(&e->settle, &e->ledger, &out); /* expired holds free liquidity */
-            gridlock_periodic(e, &out, before);
+            periodic(e, &out, before);
         }
         if (cmd->kind == ORTAK_CMD_TRANSFER) {
             /* The chain checks each member's timestamp itself, so that a bad one fails the whole chain. */
             ortak_time_ns before = out.now;
             i = ortak__ledger_transfer_chain(&e->ledger, cmds, i, n, results, &out);
-            gridlock_periodic(e, &out, before); /* its members carry time forward: a run must not be skipped */
+            periodic(e, &out, before); /* its members carry time forward: nothing scheduled may be skipped */
         } else {
             struct ortak_result *r = &results[i];
             *r = (struct ortak_result){.fail_index = UINT32_MAX};
@@ -182,7 +205,7 @@ ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds
         }
         /* FIFO release: whatever the command did to raise a watched account's liquidity. */
         ortak__settle_release(&e->settle, &e->ledger, &out);
-        ORTAK_DEBUG_ASSERT(!e->ledger.funds_waived);
+        ORTAK_DEBUG_ASSERT(e->ledger.waived == 0);
     }
     ORTAK_ASSERT(out.now >= e->now);
     e->now = out.now;
@@ -197,6 +220,7 @@ const struct ortak_event *ortak_engine_events(const struct ortak_engine *e, uint
 
 const struct ortak_ledger *ortak_engine_ledger(const struct ortak_engine *e) { return &e->ledger; }
 const struct ortak_settle *ortak_engine_settle(const struct ortak_engine *e) { return &e->settle; }
+const struct ortak_netting *ortak_engine_netting(const struct ortak_engine *e) { return &e->netting; }
 const struct ortak_config *ortak_engine_config(const struct ortak_engine *e) { return &e->cfg; }
 ortak_time_ns ortak_engine_now(const struct ortak_engine *e) { return e->now; }
 
@@ -207,6 +231,7 @@ void ortak_engine_encode(const struct ortak_engine *e, ortak_sink_fn sink, void 
     sink(ctx, now, sizeof now);
     ortak__ledger_encode(&e->ledger, sink, ctx);
     ortak__settle_encode(&e->settle, sink, ctx);
+    ortak__netting_encode(&e->netting, sink, ctx);
 }
 
 /* Buffers the encoding's many small pieces so that SHA-256 sees large blocks. */
@@ -241,5 +266,5 @@ void ortak_engine_state_hash(const struct ortak_engine *e, uint8_t out[32]) {
 
 size_t ortak_engine_memory_bytes(const struct ortak_engine *e) {
     return sizeof *e + (size_t)e->events_cap * sizeof *e->events + ortak__ledger_memory_bytes(&e->ledger) +
-           ortak__settle_memory_bytes(&e->settle);
+           ortak__settle_memory_bytes(&e->settle) + ortak__netting_memory_bytes(&e->netting);
 }

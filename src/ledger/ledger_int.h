@@ -128,8 +128,8 @@ struct ortak_ledger {
     struct ldg_undo *undo;
     uint32_t undo_len;
     bool undo_on; /* inside a chain of two or more: a lone transfer fails before it changes anything */
-    /* Settlement is booking a set whose aggregate it checked (offsetting, gridlock): skip each one's funds check. */
-    bool funds_waived;
+    /* Settlement is booking a set it checked as a whole (offsetting, gridlock, net settlement): LDG_WAIVE_* */
+    uint8_t waived;
     struct ldg_staged_posting *staged;
     uint32_t staged_len;
 
@@ -210,12 +210,29 @@ ortak_rc ortak__ledger_transfer_check(const struct ortak_ledger *l, const struct
  */
 ortak_rc ortak__ledger_transfer_book(struct ortak_ledger *l, const struct ortak_transfer *t, struct ortak__out *out);
 /*
- * Offsetting and gridlock resolution settle a set of transfers that is covered only as a whole: each debtor's
- * position after the whole set is checked by the caller, while a transfer on its own might not be covered.
- * Between ortak__ledger_waive_funds(l, true) and (l, false), ortak__ledger_transfer_check and _book skip the
- * funds check and nothing else. The engine asserts that the waiver never outlives the operation.
+ * Waivers, for the settlement module booking a set of transfers it has checked as a whole. LDG_WAIVE_FUNDS:
+ * offsetting and gridlock resolution settle sets covered only as a whole (each debtor's position after the whole
+ * set is checked by the caller, while a transfer on its own might not be covered). LDG_WAIVE_STATUS: net
+ * settlement pays what was guaranteed even when a participant was suspended since (a suspension stops new
+ * payments, not the settlement of guaranteed ones). Between ortak__ledger_waive(l, mask) and (l, 0),
+ * ortak__ledger_transfer_check and _book skip those checks and nothing else; while any waiver is on, a debit
+ * may also use a collateral account's pledged part (its reservation). The engine asserts that no waiver
+ * outlives the operation.
  */
-static inline void ortak__ledger_waive_funds(struct ortak_ledger *l, bool on) { l->funds_waived = on; }
+#define LDG_WAIVE_FUNDS 1u
+#define LDG_WAIVE_STATUS 2u
+static inline void ortak__ledger_waive(struct ortak_ledger *l, unsigned mask) { l->waived = (uint8_t)mask; }
+static inline void ortak__ledger_waive_funds(struct ortak_ledger *l, bool on) {
+    ortak__ledger_waive(l, on ? LDG_WAIVE_FUNDS : 0);
+}
+/*
+ * Transfer and payment ids whose top 16 bits are all ones belong to the system (net settlement's transfers);
+ * commands may not use them.
+ */
+#define ORTAK__SYSTEM_ID_PREFIX ((ortak_u128)0xffff << 112)
+static inline bool ortak__id_client_valid(ortak_u128 id) {
+    return id != 0 && (id & ORTAK__SYSTEM_ID_PREFIX) != ORTAK__SYSTEM_ID_PREFIX;
+}
 /* See `watch` above. */
 void ortak__ledger_note_rise(struct ortak_ledger *l, uint32_t account);
 /* Available liquidity of account `a` for a debit, with or without its reservation. */

@@ -22,7 +22,7 @@
 /* Balances stay far below the i128 range: 2^125 is 2^62 transfers of the largest amount. */
 #define BALANCE_MAX ((ortak_i128)1 << 125)
 
-static bool id_valid(ortak_u128 id) { return id != 0 && id != ORTAK_U128_MAX; }
+static bool id_valid(ortak_u128 id) { return ortak__id_client_valid(id); }
 
 static bool same_fields(const struct ortak_transfer *a, const struct ortak_transfer *b) {
     return a->id == b->id && a->debit_account_id == b->debit_account_id &&
@@ -197,7 +197,7 @@ static ortak_rc check_fields(const struct ortak_transfer *t) {
 }
 
 static ortak_rc account_resolve(const struct ortak_ledger *l, ortak_u128 id, uint32_t *idx) {
-    if (!id_valid(id)) return ORTAK_ACCOUNT_ID_INVALID;
+    if (id == 0 || id == ORTAK_U128_MAX) return ORTAK_ACCOUNT_ID_INVALID; /* account ids have no system space */
     return ortak_idmap_get(&l->account_map, id, idx) ? ORTAK_OK : ORTAK_ACCOUNT_NOT_FOUND;
 }
 
@@ -237,11 +237,14 @@ static ortak_rc new_check(const struct ortak_ledger *l, const struct ortak_trans
     if (d->currency != c->currency) return ORTAK_CURRENCY_MISMATCH;
     if (d->status != ORTAK_ACCOUNT_STATUS_ACTIVE || c->status != ORTAK_ACCOUNT_STATUS_ACTIVE)
         return ORTAK_ACCOUNT_CLOSED;
-    if (l->participant_status[d->participant] != ORTAK_PARTICIPANT_ACTIVE ||
-        l->participant_status[c->participant] != ORTAK_PARTICIPANT_ACTIVE)
+    if (!(l->waived & LDG_WAIVE_STATUS) && (l->participant_status[d->participant] != ORTAK_PARTICIPANT_ACTIVE ||
+                                            l->participant_status[c->participant] != ORTAK_PARTICIPANT_ACTIVE))
         return ORTAK_PARTICIPANT_NOT_ACTIVE;
+    /* A collateral account's reservation is pledged to net settlement: only net settlement (waived) may use it. */
+    if ((t->flags & ORTAK_TRANSFER_USE_RESERVED) && d->kind == ORTAK_ACCOUNT_COLLATERAL && !l->waived)
+        return ORTAK_FLAGS_INVALID;
     ortak_i128 amount = (ortak_i128)t->amount;
-    if (d->kind != ORTAK_ACCOUNT_ISSUANCE && !l->funds_waived) {
+    if (d->kind != ORTAK_ACCOUNT_ISSUANCE && !(l->waived & LDG_WAIVE_FUNDS)) {
         ortak_i128 avail = d->b.credits_posted - d->b.debits_posted - d->b.debits_pending + d->credit_line;
         if (!(t->flags & ORTAK_TRANSFER_USE_RESERVED)) avail -= d->reserved;
         if (avail < amount) return ORTAK_INSUFFICIENT_FUNDS;
@@ -524,7 +527,9 @@ uint32_t ortak__ledger_transfer_chain(struct ortak_ledger *l, const struct ortak
 }
 
 ortak_rc ortak__ledger_transfer_check(const struct ortak_ledger *l, const struct ortak_transfer *t, ortak_time_ns now) {
-    if (!id_valid(t->id)) return ORTAK_TRANSFER_ID_INVALID;
+    /* The settlement module's own transfers (under a waiver) may use the system's ids. */
+    bool id_ok = l->waived ? t->id != 0 && t->id != ORTAK_U128_MAX : id_valid(t->id);
+    if (!id_ok) return ORTAK_TRANSFER_ID_INVALID;
     uint32_t idx, dr, cr;
     if (ortak_idmap_get(&l->transfer_map, t->id, &idx)) return ORTAK_TRANSFER_EXISTS_DIFFERENT;
     ortak_rc rc = check_fields(t);

@@ -15,11 +15,12 @@
 
 #include "base/arena.h"
 #include "base/assert.h"
+#include "netting/netting_int.h"
 #include "settle_int.h"
 
 #define NONE UINT32_MAX
 
-static bool id_valid(ortak_u128 id) { return id != 0 && id != ORTAK_U128_MAX; }
+static bool id_valid(ortak_u128 id) { return ortak__id_client_valid(id); }
 
 static int gridlock_init(struct stl_gridlock *g, const struct ortak_limits *lim) {
     g->pay = ortak__calloc_array(lim->payments_max, sizeof *g->pay);
@@ -306,13 +307,16 @@ scanned:
 static bool same_payment(const struct ortak_payment *a, const struct ortak_payment *b) {
     return a->id == b->id && a->debit_account_id == b->debit_account_id &&
            a->credit_account_id == b->credit_account_id && a->uetr == b->uetr && a->amount == b->amount &&
-           a->latest_ns == b->latest_ns && a->priority == b->priority;
+           a->latest_ns == b->latest_ns && a->priority == b->priority && a->method == b->method;
 }
 
 /* Checks that need no ledger transfer check; fills the account indices it resolves. */
 static ortak_rc submit_check(const struct ortak_settle *s, const struct ortak_ledger *l, const struct ortak_payment *p,
                              ortak_time_ns now, uint32_t *dr, uint32_t *cr) {
     if (p->priority >= ORTAK_PRIORITIES) return ORTAK_PRIORITY_INVALID;
+    if (p->method > ORTAK_METHOD_NET ||
+        (p->method == ORTAK_METHOD_NET && (p->priority != ORTAK_PRIORITY_NORMAL || p->latest_ns != 0)))
+        return ORTAK_METHOD_INVALID;
     if (p->amount == 0) return ORTAK_AMOUNT_ZERO;
     if (p->amount > ORTAK_AMOUNT_MAX) return ORTAK_AMOUNT_OVERFLOW;
     ortak_rc rc = ortak__ledger_account_index(l, p->debit_account_id, dr);
@@ -320,7 +324,8 @@ static ortak_rc submit_check(const struct ortak_settle *s, const struct ortak_le
     if (rc != ORTAK_OK) return rc;
     if (l->accounts[*dr].kind != ORTAK_ACCOUNT_SETTLEMENT || l->accounts[*cr].kind != ORTAK_ACCOUNT_SETTLEMENT)
         return ORTAK_KIND_NOT_ALLOWED;
-    if (s->cutoff_closed & (1u << p->priority)) return ORTAK_CUTOFF_PASSED;
+    if (s->cutoff_closed & (1u << p->priority))
+        return p->method == ORTAK_METHOD_NET ? ORTAK_NET_WINDOW_CLOSED : ORTAK_CUTOFF_PASSED;
     if (p->latest_ns != 0 && p->latest_ns <= now) return ORTAK_LATEST_TIME_PASSED;
     return ORTAK_OK;
 }
@@ -356,12 +361,19 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
         r->flags = ORTAK_RESULT_REPLAYED | (old->state == ORTAK_PAYMENT_QUEUED ? ORTAK_RESULT_QUEUED : 0);
         return;
     }
-    /* A lack of liquidity queues the payment; every other refusal rejects it (and is recorded, like a transfer's). */
+    /*
+     * A lack of liquidity queues a gross payment; every other refusal rejects it (and is recorded, like a
+     * transfer's). A net payment needs no liquidity now, but room under its payer's net debit cap.
+     */
+    bool net = p->method == ORTAK_METHOD_NET;
     ortak_rc rc = submit_check(s, l, p, out->now, &dr, &cr);
     if (rc == ORTAK_OK) {
         struct stl_payment probe = {.p = *p, .priority = p->priority};
         struct ortak_transfer t = ortak__settle_payment_transfer(&probe);
+        ortak__ledger_waive(l, net ? LDG_WAIVE_FUNDS : 0);
         rc = ortak__ledger_transfer_check(l, &t, out->now);
+        ortak__ledger_waive(l, 0);
+        if (net && rc == ORTAK_OK) rc = ortak__netting_admit(s->netting, l, dr, cr, p->amount);
     }
     if (rc == ORTAK_TRANSFERS_FULL || s->payment_count >= s->payments_max) {
         r->rc = rc == ORTAK_TRANSFERS_FULL ? rc : ORTAK_PAYMENTS_FULL; /* transient: nothing recorded */
@@ -372,8 +384,15 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
     rec->debit = dr;
     rec->credit = cr;
     r->rc = ORTAK_OK;
+    if (net && rc == ORTAK_OK) {
+        rec->state = ORTAK_PAYMENT_ACCEPTED;
+        rec->window = ortak__netting_window_id(s->netting, l->accounts[dr].currency);
+        ortak__netting_add(s->netting, s, l, x);
+        payment_event(out, l, rec, ORTAK_EV_PAYMENT_ACCEPTED)->status = (uint32_t)rec->window;
+        return;
+    }
     bool may_go =
-        (rc == ORTAK_OK || rc == ORTAK_INSUFFICIENT_FUNDS) && !queued_at_or_above(&s->queues[dr], p->priority);
+        !net && (rc == ORTAK_OK || rc == ORTAK_INSUFFICIENT_FUNDS) && !queued_at_or_above(&s->queues[dr], p->priority);
     if (may_go && rc == ORTAK_OK && try_settle(s, l, x, out) == ORTAK_OK) return;
     if (may_go && s->cfg.offsetting && offset_on_entry(s, l, x, out)) return;
     if (rc != ORTAK_OK && rc != ORTAK_INSUFFICIENT_FUNDS) {
@@ -516,6 +535,7 @@ ortak_rc ortak_settle_payment_get(const struct ortak_settle *s, ortak_u128 id, s
     out->rc = (ortak_rc)p->rc;
     out->received_ns = p->received_ns;
     out->ended_ns = p->ended_ns;
+    out->window = p->window;
     return ORTAK_OK;
 }
 
@@ -557,6 +577,7 @@ const char *ortak_payment_state_name(uint8_t state) {
     case ORTAK_PAYMENT_SETTLED: return "settled";
     case ORTAK_PAYMENT_CANCELLED: return "cancelled";
     case ORTAK_PAYMENT_REJECTED: return "rejected";
+    case ORTAK_PAYMENT_ACCEPTED: return "accepted";
     default: return "unknown";
     }
 }

@@ -33,8 +33,9 @@ void ortak__settle_encode(const struct ortak_settle *s, ortak_sink_fn sink, void
         ortak__put_u64(e, p->received_ns);
         ortak__put_u64(e, p->ended_ns);
         ortak__put_u64(e, (uint64_t)p->place);
+        ortak__put_u64(e, p->window);
         ortak__put_u64(e, (uint64_t)p->rc | (uint64_t)p->state << 16 | (uint64_t)p->priority << 24 |
-                              (uint64_t)p->p.priority << 32);
+                              (uint64_t)p->p.priority << 32 | (uint64_t)p->p.method << 40);
     }
 }
 
@@ -53,15 +54,20 @@ static bool decode_payment(struct ortak_settle *s, const struct ortak_ledger *l,
     p->received_ns = ortak__get_le(d, 8);
     p->ended_ns = ortak__get_le(d, 8);
     p->place = (int64_t)ortak__get_le(d, 8);
+    p->window = ortak__get_le(d, 8);
     uint64_t v = ortak__get_le(d, 8);
     p->rc = (uint16_t)v;
     p->state = (uint8_t)(v >> 16);
     p->priority = (uint8_t)(v >> 24);
     p->p.priority = (uint8_t)(v >> 32);
+    p->p.method = (uint8_t)(v >> 40);
     p->debit = p->credit = p->prev = p->next = NONE;
-    if (d->bad || v >> 40 != 0 || p->p.id == 0 || p->p.id == ORTAK_U128_MAX || p->rc >= ORTAK_RC_COUNT_ ||
-        p->state < ORTAK_PAYMENT_QUEUED || p->state > ORTAK_PAYMENT_REJECTED || p->priority >= ORTAK_PRIORITIES ||
-        p->p.priority >= ORTAK_PRIORITIES || (p->state == ORTAK_PAYMENT_REJECTED) != (p->rc != ORTAK_OK))
+    bool net = p->p.method == ORTAK_METHOD_NET;
+    if (d->bad || v >> 48 != 0 || p->p.id == 0 || p->p.id == ORTAK_U128_MAX || p->rc >= ORTAK_RC_COUNT_ ||
+        p->state < ORTAK_PAYMENT_QUEUED || p->state > ORTAK_PAYMENT_ACCEPTED || p->priority >= ORTAK_PRIORITIES ||
+        p->p.priority >= ORTAK_PRIORITIES || (p->state == ORTAK_PAYMENT_REJECTED) != (p->rc != ORTAK_OK) ||
+        p->p.method > ORTAK_METHOD_NET || (p->state == ORTAK_PAYMENT_ACCEPTED && !net) ||
+        (net && p->state != ORTAK_PAYMENT_REJECTED) != (p->window != 0) || (net && p->place != 0))
         return false;
     if (ortak_idmap_put(&s->map, p->p.id, x) != 0) return false;
     s->payment_count = x + 1;

@@ -27,8 +27,9 @@ struct stl_payment {
     ortak_time_ns received_ns;
     ortak_time_ns ended_ns;
     int64_t place;
+    uint64_t window;        /* a net payment: its window's id; 0 for a gross one */
     uint32_t debit, credit; /* account indices; UINT32_MAX when refused before they were resolved */
-    uint32_t prev, next;    /* queue links; UINT32_MAX = none */
+    uint32_t prev, next;    /* queue links (an accepted net payment: its window's list); UINT32_MAX = none */
     uint16_t rc;
     uint8_t state;
     uint8_t priority; /* current; may differ from p.priority after a change */
@@ -51,8 +52,11 @@ struct stl_gridlock {
     uint32_t *index_of;            /* [accounts_max] each account's participant index; NONE outside a run */
 };
 
+struct ortak_netting;
+
 struct ortak_settle {
     const struct ortak_ledger *ledger; /* for queries that name accounts by id */
+    struct ortak_netting *netting;     /* net payments are admitted to its windows */
     struct ortak_settlement_config cfg;
     uint32_t payments_max;
     uint32_t accounts_max;

@@ -629,6 +629,8 @@ static ortak_rc predict_new(const struct sim *s, const struct ortak_transfer *t,
     ortak_rc rc = predict_accounts(s, t, &dr, &cr);
     if (rc != ORTAK_OK) return rc;
     const struct m_account *d = &s->accts[dr], *c = &s->accts[cr];
+    /* A collateral account's reservation is pledged to net settlement: no command may spend it. */
+    if ((t->flags & ORTAK_TRANSFER_USE_RESERVED) && d->kind == ORTAK_ACCOUNT_COLLATERAL) return ORTAK_FLAGS_INVALID;
     ortak_i128 amount = (ortak_i128)t->amount;
     bool pending = (t->flags & ORTAK_TRANSFER_PENDING) != 0;
     if (d->kind != ORTAK_ACCOUNT_ISSUANCE && m_avail(d, (t->flags & ORTAK_TRANSFER_USE_RESERVED) != 0) < amount)
