@@ -37,8 +37,8 @@ int ortak__ledger_init(struct ortak_ledger *l, const struct ortak_config *cfg) {
     while (history_slots < lim->history_max) history_slots <<= 1;
     l->history_mask = history_slots - 1;
     l->history = ortak__calloc_array(history_slots, sizeof *l->history);
-    l->undo = ortak__calloc_array(lim->batch_max, sizeof *l->undo);
-    l->staged = ortak__calloc_array((size_t)lim->batch_max * 2, sizeof *l->staged);
+    l->undo = ortak__calloc_array(LDG_CHAIN_MAX(lim), sizeof *l->undo);
+    l->staged = ortak__calloc_array((size_t)LDG_CHAIN_MAX(lim) * 2, sizeof *l->staged);
     l->watch = ortak__calloc_array(lim->accounts_max, sizeof *l->watch);
     l->rose = ortak__calloc_array(lim->accounts_max, sizeof *l->rose);
     if (!l->participants || !l->participant_status || !l->accounts || !l->transfers || !l->heap || !l->history ||
@@ -80,7 +80,7 @@ size_t ortak__ledger_memory_bytes(const struct ortak_ledger *l) {
     return (size_t)m->participants_max * (sizeof *l->participants + sizeof *l->participant_status) +
            (size_t)m->accounts_max * sizeof *l->accounts + (size_t)m->transfers_max * sizeof *l->transfers +
            (size_t)m->pending_max * sizeof *l->heap + ((size_t)l->history_mask + 1) * sizeof *l->history +
-           (size_t)m->batch_max * sizeof *l->undo + (size_t)m->batch_max * 2 * sizeof *l->staged +
+           (size_t)LDG_CHAIN_MAX(m) * sizeof *l->undo + (size_t)LDG_CHAIN_MAX(m) * 2 * sizeof *l->staged +
            (size_t)m->accounts_max * (sizeof *l->watch + sizeof *l->rose) +
            ((size_t)l->bic_map.mask + 1 + (size_t)l->account_map.mask + 1 + (size_t)l->owner_map.mask + 1 +
             (size_t)l->transfer_map.mask + 1) *

@@ -214,13 +214,18 @@ ortak_rc ortak__ledger_transfer_book(struct ortak_ledger *l, const struct ortak_
  * offsetting and gridlock resolution settle sets covered only as a whole (each debtor's position after the whole
  * set is checked by the caller, while a transfer on its own might not be covered). LDG_WAIVE_STATUS: net
  * settlement pays what was guaranteed even when a participant was suspended since (a suspension stops new
- * payments, not the settlement of guaranteed ones). Between ortak__ledger_waive(l, mask) and (l, 0),
+ * payments, not the settlement of guaranteed ones). LDG_WAIVE_SYSTEM_ID: the transfer is the system's own (net
+ * settlement's, FX holds), with an id in the system's space. Between ortak__ledger_waive(l, mask) and (l, 0),
  * ortak__ledger_transfer_check and _book skip those checks and nothing else; while any waiver is on, a debit
  * may also use a collateral account's pledged part (its reservation). The engine asserts that no waiver
  * outlives the operation.
  */
+/* The longest chain the undo log and the staged postings hold: a batch's, or the settlement modules' own (2). */
+#define LDG_OWN_CHAIN_MAX 2u
+#define LDG_CHAIN_MAX(lim) ((lim)->batch_max > LDG_OWN_CHAIN_MAX ? (lim)->batch_max : LDG_OWN_CHAIN_MAX)
 #define LDG_WAIVE_FUNDS 1u
 #define LDG_WAIVE_STATUS 2u
+#define LDG_WAIVE_SYSTEM_ID 4u /* not a check waived: the system's transfer ids are allowed (see below) */
 static inline void ortak__ledger_waive(struct ortak_ledger *l, unsigned mask) { l->waived = (uint8_t)mask; }
 static inline void ortak__ledger_waive_funds(struct ortak_ledger *l, bool on) {
     ortak__ledger_waive(l, on ? LDG_WAIVE_FUNDS : 0);
@@ -233,6 +238,16 @@ static inline void ortak__ledger_waive_funds(struct ortak_ledger *l, bool on) {
 static inline bool ortak__id_client_valid(ortak_u128 id) {
     return id != 0 && (id & ORTAK__SYSTEM_ID_PREFIX) != ORTAK__SYSTEM_ID_PREFIX;
 }
+/*
+ * Books n (1..LDG_OWN_CHAIN_MAX) transfers of any kind (plain, pending, post, void) as one all-or-nothing chain,
+ * for the settlement modules' own bookings (a PvP payment's legs, an FX hold and its release), under the waivers
+ * in `waive`. Nothing is recorded when it fails: it returns the first refusal and changes nothing (its events are
+ * withdrawn). A payment's id may be used (for the payment's own transfer).
+ */
+ortak_rc ortak__ledger_book_own(struct ortak_ledger *l, const struct ortak_transfer *ts, uint32_t n, unsigned waive,
+                                struct ortak__out *out);
+/* Whether transfer `id` is a pending transfer still open at `now` (its expiry time not come). */
+bool ortak__ledger_pending_usable(const struct ortak_ledger *l, ortak_u128 id, ortak_time_ns now);
 /* See `watch` above. */
 void ortak__ledger_note_rise(struct ortak_ledger *l, uint32_t account);
 /* Available liquidity of account `a` for a debit, with or without its reservation. */

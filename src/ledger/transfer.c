@@ -22,7 +22,11 @@
 /* Balances stay far below the i128 range: 2^125 is 2^62 transfers of the largest amount. */
 #define BALANCE_MAX ((ortak_i128)1 << 125)
 
-static bool id_valid(ortak_u128 id) { return ortak__id_client_valid(id); }
+/* A transfer id a command may use; the settlement modules' own transfers (under LDG_WAIVE_SYSTEM_ID) may use the
+ * system's id space too. */
+static bool id_valid(const struct ortak_ledger *l, ortak_u128 id) {
+    return (l->waived & LDG_WAIVE_SYSTEM_ID) ? id != 0 && id != ORTAK_U128_MAX : ortak__id_client_valid(id);
+}
 
 static bool same_fields(const struct ortak_transfer *a, const struct ortak_transfer *b) {
     return a->id == b->id && a->debit_account_id == b->debit_account_id &&
@@ -158,7 +162,7 @@ static bool history_held(const struct ortak_ledger *l, uint64_t seq) {
 static struct ldg_posting *history_at(const struct ortak_ledger *l, uint64_t seq) { return ortak__history_at(l, seq); }
 
 static void stage_posting(struct ortak_ledger *l, uint32_t account, uint32_t transfer, int64_t amount) {
-    ORTAK_ASSERT(l->staged_len < l->limits.batch_max * 2);
+    ORTAK_ASSERT(l->staged_len < LDG_CHAIN_MAX(&l->limits) * 2);
     const struct ldg_account *a = &l->accounts[account];
     struct ldg_staged_posting *s = &l->staged[l->staged_len++];
     s->account = account;
@@ -185,11 +189,11 @@ static void history_append(struct ortak_ledger *l, const struct ldg_staged_posti
 
 /* ---- booking ----------------------------------------------------------------------------------------------- */
 
-static ortak_rc check_fields(const struct ortak_transfer *t) {
+static ortak_rc check_fields(const struct ortak_ledger *l, const struct ortak_transfer *t) {
     unsigned kind = t->flags & (ORTAK_TRANSFER_PENDING | ORTAK_TRANSFER_POST_PENDING | ORTAK_TRANSFER_VOID_PENDING);
     if ((t->flags & ~ORTAK_TRANSFER_FLAGS_ALL) || (kind & (kind - 1))) return ORTAK_FLAGS_INVALID;
     bool resolves = (t->flags & (ORTAK_TRANSFER_POST_PENDING | ORTAK_TRANSFER_VOID_PENDING)) != 0;
-    if (resolves ? !id_valid(t->pending_id) : t->pending_id != 0) return ORTAK_PENDING_ID_INVALID;
+    if (resolves ? !id_valid(l, t->pending_id) : t->pending_id != 0) return ORTAK_PENDING_ID_INVALID;
     if (t->timeout_s != 0 && !(t->flags & ORTAK_TRANSFER_PENDING)) return ORTAK_TIMEOUT_INVALID;
     if (t->amount > ORTAK_AMOUNT_MAX) return ORTAK_AMOUNT_OVERFLOW;
     if (!resolves && t->amount == 0) return ORTAK_AMOUNT_ZERO;
@@ -213,7 +217,7 @@ ortak_i128 ortak__ledger_available(const struct ortak_ledger *l, uint32_t a, boo
 
 static void undo_open(struct ortak_ledger *l, uint32_t x, uint32_t dr, uint32_t cr, uint32_t target) {
     if (!l->undo_on) return;
-    ORTAK_ASSERT(l->undo_len < l->limits.batch_max);
+    ORTAK_ASSERT(l->undo_len < LDG_CHAIN_MAX(&l->limits));
     struct ldg_undo *u = &l->undo[l->undo_len++];
     u->transfer = x;
     u->acct[0] = dr;
@@ -241,7 +245,8 @@ static ortak_rc new_check(const struct ortak_ledger *l, const struct ortak_trans
                                             l->participant_status[c->participant] != ORTAK_PARTICIPANT_ACTIVE))
         return ORTAK_PARTICIPANT_NOT_ACTIVE;
     /* A collateral account's reservation is pledged to net settlement: only net settlement (waived) may use it. */
-    if ((t->flags & ORTAK_TRANSFER_USE_RESERVED) && d->kind == ORTAK_ACCOUNT_COLLATERAL && !l->waived)
+    if ((t->flags & ORTAK_TRANSFER_USE_RESERVED) && d->kind == ORTAK_ACCOUNT_COLLATERAL &&
+        !(l->waived & LDG_WAIVE_SYSTEM_ID))
         return ORTAK_FLAGS_INVALID;
     ortak_i128 amount = (ortak_i128)t->amount;
     if (d->kind != ORTAK_ACCOUNT_ISSUANCE && !(l->waived & LDG_WAIVE_FUNDS)) {
@@ -388,7 +393,7 @@ static ortak_rc book_resolve(struct ortak_ledger *l, const struct ortak_transfer
 static ortak_rc transfer_one(struct ortak_ledger *l, const struct ortak_transfer *t, struct ortak__out *out,
                              bool *replayed) {
     *replayed = false;
-    if (!id_valid(t->id)) return ORTAK_TRANSFER_ID_INVALID;
+    if (!id_valid(l, t->id)) return ORTAK_TRANSFER_ID_INVALID;
     uint32_t idx;
     if (ortak_idmap_get(&l->transfer_map, t->id, &idx)) {
         if (!same_fields(&l->transfers[idx].t, t)) return ORTAK_TRANSFER_EXISTS_DIFFERENT;
@@ -398,7 +403,7 @@ static ortak_rc transfer_one(struct ortak_ledger *l, const struct ortak_transfer
     /* A payment's id is kept for the transfer that will settle it, even while the payment waits in a queue. */
     if (l->payment_ids && l->payment_ids->count && ortak_idmap_get(l->payment_ids, t->id, &idx))
         return ORTAK_TRANSFER_EXISTS_DIFFERENT;
-    ortak_rc rc = check_fields(t);
+    ortak_rc rc = check_fields(l, t);
     if (rc != ORTAK_OK) return rc;
     if (t->flags & (ORTAK_TRANSFER_POST_PENDING | ORTAK_TRANSFER_VOID_PENDING)) return book_resolve(l, t, out);
     return book_new(l, t, out);
@@ -436,6 +441,42 @@ static void commit(struct ortak_ledger *l) {
     l->undo_len = 0;
 }
 
+ortak_rc ortak__ledger_book_own(struct ortak_ledger *l, const struct ortak_transfer *ts, uint32_t n, unsigned waive,
+                                struct ortak__out *out) {
+    ORTAK_ASSERT(n >= 1 && n <= LDG_OWN_CHAIN_MAX && l->undo_len == 0 && l->staged_len == 0);
+    uint32_t events_mark = out->events_len, idx;
+    ortak__ledger_waive(l, waive);
+    l->undo_on = n > 1;
+    ortak_rc rc = ORTAK_OK;
+    for (uint32_t k = 0; k < n && rc == ORTAK_OK; k++) {
+        const struct ortak_transfer *t = &ts[k];
+        if (!id_valid(l, t->id))
+            rc = ORTAK_TRANSFER_ID_INVALID;
+        else if (ortak_idmap_get(&l->transfer_map, t->id, &idx))
+            rc = ORTAK_TRANSFER_EXISTS_DIFFERENT;
+        else if ((rc = check_fields(l, t)) == ORTAK_OK)
+            rc = (t->flags & (ORTAK_TRANSFER_POST_PENDING | ORTAK_TRANSFER_VOID_PENDING)) ? book_resolve(l, t, out)
+                                                                                          : book_new(l, t, out);
+    }
+    if (rc == ORTAK_OK) {
+        commit(l);
+    } else {
+        rollback(l);
+        out->events_len = events_mark;
+    }
+    l->undo_on = false;
+    ortak__ledger_waive(l, 0);
+    return rc;
+}
+
+bool ortak__ledger_pending_usable(const struct ortak_ledger *l, ortak_u128 id, ortak_time_ns now) {
+    uint32_t x;
+    if (!ortak_idmap_get(&l->transfer_map, id, &x)) return false;
+    const struct ldg_transfer *t = &l->transfers[x];
+    ortak_time_ns at = pending_expires_at(t);
+    return t->pending_state == ORTAK_PENDING_STATE_OPEN && (at == 0 || at > now);
+}
+
 static uint32_t chain_end(const struct ortak_cmd *cmds, uint32_t i, uint32_t n) {
     while ((cmds[i].u.transfer.flags & ORTAK_TRANSFER_LINKED) && i + 1 < n && cmds[i + 1].kind == ORTAK_CMD_TRANSFER)
         i++;
@@ -447,7 +488,7 @@ static void chain_settle_member(struct ortak_ledger *l, const struct ortak_trans
                                 bool record_failures, struct ortak_result *r) {
     uint32_t idx;
     r->flags = 0;
-    if (id_valid(t->id) && ortak_idmap_get(&l->transfer_map, t->id, &idx)) {
+    if (id_valid(l, t->id) && ortak_idmap_get(&l->transfer_map, t->id, &idx)) {
         if (same_fields(&l->transfers[idx].t, t)) {
             r->rc = l->transfers[idx].rc;
             r->flags = ORTAK_RESULT_REPLAYED;
@@ -457,7 +498,7 @@ static void chain_settle_member(struct ortak_ledger *l, const struct ortak_trans
         return;
     }
     r->rc = ORTAK_LINKED_EVENT_FAILED;
-    if (record_failures && id_valid(t->id)) record(l, t, now, ORTAK_LINKED_EVENT_FAILED);
+    if (record_failures && id_valid(l, t->id)) record(l, t, now, ORTAK_LINKED_EVENT_FAILED);
 }
 
 uint32_t ortak__ledger_transfer_chain(struct ortak_ledger *l, const struct ortak_cmd *cmds, uint32_t i, uint32_t n,
@@ -527,12 +568,10 @@ uint32_t ortak__ledger_transfer_chain(struct ortak_ledger *l, const struct ortak
 }
 
 ortak_rc ortak__ledger_transfer_check(const struct ortak_ledger *l, const struct ortak_transfer *t, ortak_time_ns now) {
-    /* The settlement module's own transfers (under a waiver) may use the system's ids. */
-    bool id_ok = l->waived ? t->id != 0 && t->id != ORTAK_U128_MAX : id_valid(t->id);
-    if (!id_ok) return ORTAK_TRANSFER_ID_INVALID;
+    if (!id_valid(l, t->id)) return ORTAK_TRANSFER_ID_INVALID;
     uint32_t idx, dr, cr;
     if (ortak_idmap_get(&l->transfer_map, t->id, &idx)) return ORTAK_TRANSFER_EXISTS_DIFFERENT;
-    ortak_rc rc = check_fields(t);
+    ortak_rc rc = check_fields(l, t);
     if (rc != ORTAK_OK) return rc;
     if (t->flags & (ORTAK_TRANSFER_PENDING | ORTAK_TRANSFER_POST_PENDING | ORTAK_TRANSFER_VOID_PENDING))
         return ORTAK_FLAGS_INVALID;

@@ -204,7 +204,7 @@ static ortak_rc close_plan(struct ortak_netting *n, const struct ortak_ledger *l
 static void close_book(struct ortak_ledger *l, uint32_t cur, uint64_t w, uint32_t nsrc, struct net_leg *src,
                        uint32_t ndst, struct net_leg *dst, struct ortak__out *out) {
     uint32_t i = 0, j = 0, k = 0;
-    ortak__ledger_waive(l, LDG_WAIVE_STATUS);
+    ortak__ledger_waive(l, LDG_WAIVE_STATUS | LDG_WAIVE_SYSTEM_ID);
     while (i < nsrc && j < ndst) {
         int64_t amount = src[i].amount < dst[j].amount ? src[i].amount : dst[j].amount;
         struct ortak_transfer t = {
