@@ -170,8 +170,8 @@ static ortak_rc close_plan(struct ortak_netting *n, const struct ortak_ledger *l
         n->rows[(*nrows)++] = a;
         ortak_i128 net = x->received - x->sent;
         if (net == 0) continue;
-        if (!account_usable(l, a)) return ORTAK_NET_WINDOW_UNSETTLED;
         if (net > 0) {
+            if (!account_usable(l, a)) return ORTAK_NET_WINDOW_UNSETTLED; /* a creditor must be able to receive */
             /* A creditor's net credit is at most the sum of the debtors' debits, each within an int64 cap. */
             for (ortak_i128 left = net; left > 0; left -= INT64_MAX) {
                 n->dst[(*ndst)++] =
@@ -182,7 +182,8 @@ static ortak_rc close_plan(struct ortak_netting *n, const struct ortak_ledger *l
             continue;
         }
         int64_t debit = (int64_t)-net; /* at most the cap, an int64 */
-        ortak_i128 avail = ortak__ledger_available(l, a, false);
+        /* A debtor whose settlement account was closed (empty) since pays all from its collateral. */
+        ortak_i128 avail = account_usable(l, a) ? ortak__ledger_available(l, a, false) : 0;
         int64_t own = avail <= 0 ? 0 : avail >= debit ? debit : (int64_t)avail;
         if (own > 0) n->src[(*nsrc)++] = (struct net_leg){.account = a, .debtor = a, .amount = own};
         if (own < debit) {
@@ -196,7 +197,7 @@ static ortak_rc close_plan(struct ortak_netting *n, const struct ortak_ledger *l
     }
     ORTAK_ASSERT(credits == *moved); /* net positions sum to zero */
     uint64_t room = l->limits.transfers_max - l->transfer_count;
-    if (*nsrc + *ndst > room) return ORTAK_NET_WINDOW_UNSETTLED; /* at most sources + sinks - 1 transfers */
+    if (*nsrc + *ndst > room + 1) return ORTAK_NET_WINDOW_UNSETTLED; /* at most sources + sinks - 1 transfers */
     return ORTAK_OK;
 }
 

@@ -12,6 +12,7 @@
 
 #include "base/assert.h"
 #include "base/bytes.h"
+#include "fx/fx_int.h"
 #include "settle_int.h"
 
 #define NONE UINT32_MAX
@@ -34,6 +35,9 @@ void ortak__settle_encode(const struct ortak_settle *s, ortak_sink_fn sink, void
         ortak__put_u64(e, p->ended_ns);
         ortak__put_u64(e, (uint64_t)p->place);
         ortak__put_u64(e, p->window);
+        ortak__put_u128(e, p->p.quote_id);
+        ortak__put_u64(e, p->due_ns);
+        ortak__put_u64(e, p->quote);
         ortak__put_u64(e, (uint64_t)p->rc | (uint64_t)p->state << 16 | (uint64_t)p->priority << 24 |
                               (uint64_t)p->p.priority << 32 | (uint64_t)p->p.method << 40);
     }
@@ -55,6 +59,9 @@ static bool decode_payment(struct ortak_settle *s, const struct ortak_ledger *l,
     p->ended_ns = ortak__get_le(d, 8);
     p->place = (int64_t)ortak__get_le(d, 8);
     p->window = ortak__get_le(d, 8);
+    p->p.quote_id = ortak__get_u128(d);
+    p->due_ns = ortak__get_le(d, 8);
+    uint64_t quote = ortak__get_le(d, 8);
     uint64_t v = ortak__get_le(d, 8);
     p->rc = (uint16_t)v;
     p->state = (uint8_t)(v >> 16);
@@ -62,12 +69,19 @@ static bool decode_payment(struct ortak_settle *s, const struct ortak_ledger *l,
     p->p.priority = (uint8_t)(v >> 32);
     p->p.method = (uint8_t)(v >> 40);
     p->debit = p->credit = p->prev = p->next = NONE;
-    bool net = p->p.method == ORTAK_METHOD_NET;
+    /* A quote is bound exactly when the payment carries one and was accepted (a rejected one: after queueing). */
+    bool bound = p->p.quote_id != 0 && (p->state != ORTAK_PAYMENT_REJECTED || p->place != 0);
+    const struct ortak_fx *fx = s->fx;
+    if (bound ? quote >= fx->quote_count || fx->quotes[quote].payment_id != p->p.id : quote != NONE) return false;
+    p->quote = (uint32_t)quote;
+    bool net = p->p.method == ORTAK_METHOD_NET, rejected = p->state == ORTAK_PAYMENT_REJECTED;
+    /* A payment refused at submission keeps the fields it was submitted with, a bad priority or method included. */
+    bool fields_ok = rejected || (p->priority < ORTAK_PRIORITIES && p->p.priority < ORTAK_PRIORITIES &&
+                                  p->p.method <= ORTAK_METHOD_NET);
     if (d->bad || v >> 48 != 0 || p->p.id == 0 || p->p.id == ORTAK_U128_MAX || p->rc >= ORTAK_RC_COUNT_ ||
-        p->state < ORTAK_PAYMENT_QUEUED || p->state > ORTAK_PAYMENT_ACCEPTED || p->priority >= ORTAK_PRIORITIES ||
-        p->p.priority >= ORTAK_PRIORITIES || (p->state == ORTAK_PAYMENT_REJECTED) != (p->rc != ORTAK_OK) ||
-        p->p.method > ORTAK_METHOD_NET || (p->state == ORTAK_PAYMENT_ACCEPTED && !net) ||
-        (net && p->state != ORTAK_PAYMENT_REJECTED) != (p->window != 0) || (net && p->place != 0))
+        p->state < ORTAK_PAYMENT_QUEUED || p->state > ORTAK_PAYMENT_ACCEPTED || !fields_ok ||
+        rejected != (p->rc != ORTAK_OK) || (p->state == ORTAK_PAYMENT_ACCEPTED && !net) ||
+        (net && !rejected) != (p->window != 0) || (net && p->place != 0))
         return false;
     if (ortak_idmap_put(&s->map, p->p.id, x) != 0) return false;
     s->payment_count = x + 1;
@@ -75,6 +89,8 @@ static bool decode_payment(struct ortak_settle *s, const struct ortak_ledger *l,
     if (ortak__ledger_account_index(l, p->p.debit_account_id, &p->debit) != ORTAK_OK ||
         ortak__ledger_account_index(l, p->p.credit_account_id, &p->credit) != ORTAK_OK)
         return false;
+    if (p->quote != NONE) p->credit = fx->quotes[p->quote].provider_source; /* its first leg's payee */
+    if (p->state == ORTAK_PAYMENT_SETTLED && net) return true;              /* settled by its window's net transfers */
     if (p->state == ORTAK_PAYMENT_SETTLED) {
         struct ortak_transfer_info t;
         return ortak_ledger_transfer_get(l, p->p.id, &t) == ORTAK_OK && t.rc == ORTAK_OK &&
@@ -144,7 +160,7 @@ ortak_rc ortak__settle_decode(struct ortak_settle *s, struct ortak_ledger *l, st
     /* Deadlines: the queued payments with a latest settlement time; they come out in the same order as live. */
     for (uint32_t x = 0; x < s->payment_count; x++) {
         const struct stl_payment *p = &s->payments[x];
-        if (p->state == ORTAK_PAYMENT_QUEUED && p->p.latest_ns) ortak__settle_deadline_push(s, x);
+        if (p->state == ORTAK_PAYMENT_QUEUED && p->due_ns) ortak__settle_deadline_push(s, x);
     }
     return ORTAK_OK;
 }
