@@ -18,6 +18,8 @@
  *   gridlock_mode = bypass           ; fifo | bypass: how gridlock resolution chooses what settles
  *   gridlock_interval_ms = 60000     ; run it every this much engine time; 0 = on the operator's command only
  *   gridlock_budget = 2000000        ; work budget of one bypass run, per currency
+ *   [fx]
+ *   quote_ttl_s = 600                ; seconds an FX quote stays firm by default
  *
  * The product's default configuration is itself such a text (ortak_config_default_ini), so what runs by
  * default is exactly what an operator could have written.
@@ -45,6 +47,7 @@ enum ortak_gridlock_mode { ORTAK_GRIDLOCK_FIFO = 1, ORTAK_GRIDLOCK_BYPASS = 2 };
 /* Upper bounds of the settlement settings. */
 #define ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT UINT64_C(86400000) /* one day */
 #define ORTAK_NET_WINDOW_MS_LIMIT UINT64_C(86400000)        /* one day */
+#define ORTAK_QUOTE_TTL_S_LIMIT 86400u                      /* one day */
 #define ORTAK_GRIDLOCK_BUDGET_LIMIT UINT64_C(1000000000000)
 /* Finishes bypass's local search many times over on 200 queued payments, in 10-20 ms (docs/settlement.md). */
 #define ORTAK_GRIDLOCK_BUDGET_DEFAULT UINT64_C(2000000)
@@ -54,6 +57,7 @@ struct ortak_settlement_config {
     uint8_t gridlock_mode;         /* enum ortak_gridlock_mode: of the periodic runs and the operator's default */
     uint64_t gridlock_interval_ms; /* 0..ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT; 0 = no periodic runs */
     uint64_t gridlock_budget;      /* 1..ORTAK_GRIDLOCK_BUDGET_LIMIT */
+    uint32_t quote_ttl_s; /* [fx] quote_ttl_s: default seconds a quote stays firm, 1..ORTAK_QUOTE_TTL_S_LIMIT */
 };
 
 struct ortak_config {

@@ -24,6 +24,7 @@
 #define ORTAK_ENGINE_H
 
 #include "ortak/config.h"
+#include "ortak/fx.h"
 #include "ortak/ledger.h"
 #include "ortak/netting.h"
 #include "ortak/settle.h"
@@ -45,6 +46,8 @@ enum ortak_cmd_kind {
     ORTAK_CMD_GRIDLOCK,
     ORTAK_CMD_NET_CAP_SET, /* u.account: the payer's settlement account and its new net debit cap */
     ORTAK_CMD_NET_CLOSE,
+    ORTAK_CMD_FX_RATE_SET,
+    ORTAK_CMD_FX_QUOTE,
 };
 
 struct ortak_cmd {
@@ -61,6 +64,8 @@ struct ortak_cmd {
         struct ortak_cutoff cutoff;
         struct ortak_gridlock gridlock;
         struct ortak_net_close net_close;
+        struct ortak_fx_rate fx_rate;
+        struct ortak_fx_quote_request fx_quote;
     } u;
 };
 
@@ -113,6 +118,11 @@ enum ortak_event_kind {
                                   ref = value moved by the settlement; transfers and rows precede it. When the
                                   settlement cannot be booked the window stays open: amount = -1, status = the
                                   result code */
+    ORTAK_EV_FX_RATE,          /* a rate published (status 1) or withdrawn (status 0): id = the provider's BIC (as for
+                                  participant events), amount = bid, amount_old = ask (x 10^9) */
+    ORTAK_EV_FX_QUOTED,        /* a firm quote: id = quote, ref = its hold (the pending transfer, whose own event
+                                  precedes), accounts = payer's and payee's, amount = source amount, amount_old =
+                                  target amount */
 };
 
 struct ortak_event {
@@ -164,6 +174,8 @@ const struct ortak_ledger *ortak_engine_ledger(const struct ortak_engine *e);
 const struct ortak_settle *ortak_engine_settle(const struct ortak_engine *e);
 /* Net settlement windows, for read-only queries (netting.h). */
 const struct ortak_netting *ortak_engine_netting(const struct ortak_engine *e);
+/* FX rates and quotes, for read-only queries (fx.h). */
+const struct ortak_fx *ortak_engine_fx(const struct ortak_engine *e);
 const struct ortak_config *ortak_engine_config(const struct ortak_engine *e);
 ortak_time_ns ortak_engine_now(const struct ortak_engine *e);
 

@@ -26,6 +26,9 @@
 #define ORTAK_HISTORY_LIMIT (UINT32_C(1) << 30)
 /* Payments held (queued, settled, refused) for idempotency, queues and lookup. */
 #define ORTAK_PAYMENTS_LIMIT (UINT32_C(1) << 27)
+/* FX quotes held (open, used and ended alike, for idempotency and lookup), and providers' rates published. */
+#define ORTAK_QUOTES_LIMIT (UINT32_C(1) << 24)
+#define ORTAK_FX_RATES_LIMIT 65536u
 /* Commands in one batch. 8190 fits a batch with its header in 1 MiB of 128-byte records. */
 #define ORTAK_BATCH_LIMIT 8190u
 /* Bytes of a participant's or a currency agent's name (ISO 20022 Max140Text). */
@@ -38,6 +41,8 @@
 #define ORTAK_HISTORY_DEFAULT (UINT32_C(1) << 22)
 #define ORTAK_BATCH_DEFAULT ORTAK_BATCH_LIMIT
 #define ORTAK_PAYMENTS_DEFAULT (UINT32_C(1) << 16)
+#define ORTAK_QUOTES_DEFAULT (UINT32_C(1) << 16)
+#define ORTAK_FX_RATES_DEFAULT 4096u
 
 _Static_assert(ORTAK_ACCOUNTS_LIMIT <= UINT32_MAX / 2, "account indices and hash slots fit 32 bits");
 _Static_assert(ORTAK_TRANSFERS_LIMIT <= UINT32_MAX / 2, "transfer hash table (2x) fits 32-bit slots");
@@ -51,6 +56,8 @@ _Static_assert(ORTAK_BATCH_DEFAULT <= ORTAK_BATCH_LIMIT, "default within limit")
 _Static_assert(ORTAK_NAME_LEN_LIMIT <= 255u, "name length fits one byte");
 _Static_assert(ORTAK_PAYMENTS_DEFAULT <= ORTAK_PAYMENTS_LIMIT, "default within limit");
 _Static_assert(ORTAK_PAYMENTS_LIMIT <= ORTAK_TRANSFERS_LIMIT, "every settled payment books a transfer");
+_Static_assert(ORTAK_QUOTES_DEFAULT <= ORTAK_QUOTES_LIMIT, "default within limit");
+_Static_assert(ORTAK_FX_RATES_DEFAULT <= ORTAK_FX_RATES_LIMIT, "default within limit");
 
 /* The configured counts. Every field is between 1 and its hard limit (checked by ortak_config_check). */
 struct ortak_limits {
@@ -61,6 +68,8 @@ struct ortak_limits {
     uint32_t history_max;
     uint32_t batch_max;
     uint32_t payments_max;
+    uint32_t quotes_max;
+    uint32_t fx_rates_max;
 };
 
 #endif

@@ -84,7 +84,23 @@
     X(NET_CAP_IN_USE, 69, "NARR", "a net debit cap cannot be lowered below the open window's net debit")               \
     X(NET_WINDOW_CLOSED, 70, "TM01", "net settlement is closed for the day (the normal cut-off has passed)")           \
     X(NET_WINDOW_UNSETTLED, 71, "NARR", "the net window could not settle (an account is closed); it stays open")       \
-    X(WINDOW_NOT_FOUND, 72, "", "no such net window (only the open one and the last closed are kept)")
+    X(WINDOW_NOT_FOUND, 72, "", "no such net window (only the open one and the last closed are kept)")                 \
+    X(QUOTE_NOT_FOUND, 73, "", "FX quote not found")                                                                   \
+    X(QUOTE_EXISTS_DIFFERENT, 74, "DUPL", "FX quote id already exists with different fields")                          \
+    X(QUOTE_EXPIRED, 75, "NARR", "the FX quote has expired")                                                           \
+    X(QUOTE_USED, 76, "NARR", "the FX quote is already carried by another payment")                                    \
+    X(QUOTE_OTHER_PAYER, 77, "NARR", "the FX quote was given to another payer")                                        \
+    X(QUOTE_MISMATCH, 78, "NARR", "the payment's payee or amount differs from its FX quote's")                         \
+    X(FX_PAIR_UNSUPPORTED, 79, "AM03", "no FX provider quotes this currency pair")                                     \
+    X(FX_AMOUNT_ABOVE_MAX, 80, "AM02", "the amount is above every FX provider's maximum for the pair")                 \
+    X(FX_NO_LIQUIDITY, 81, "NARR", "no FX provider has the target-currency liquidity for the amount")                  \
+    X(FX_RATE_INVALID, 82, "NARR", "FX rate invalid: bid 0 or above ask, maximum 0, expired, or one currency")         \
+    X(FX_RATE_NOT_FOUND, 83, "", "the FX provider has no rate for this pair")                                          \
+    X(FX_PROVIDER_INVALID, 84, "RC01", "not an active FX provider with settlement accounts in both currencies")        \
+    X(QUOTES_FULL, 85, "", "limit reached: FX quotes")                                                                 \
+    X(FX_RATES_FULL, 86, "", "limit reached: FX rates")                                                                \
+    X(QUOTE_ID_INVALID, 87, "", "FX quote id must not be 0 or in the system's id space")                               \
+    X(QUOTE_REQUEST_INVALID, 88, "NARR", "FX quote request invalid: fixed side unknown or time to live too long")
 
 enum ortak_rc {
 #define ORTAK_RC_ENUM(name, num, iso, msg) ORTAK_##name = num,

@@ -40,6 +40,7 @@ struct ortak_payment {
     ortak_u128 debit_account_id;  /* the payer's settlement account */
     ortak_u128 credit_account_id; /* the payee's settlement account, same currency */
     ortak_u128 uetr;              /* opaque to the engine: the ISO 20022 UETR */
+    ortak_u128 quote_id;          /* an FX quote (fx.h): a cross-currency payment; 0 for one currency */
     uint64_t amount;              /* minor units, 1..ORTAK_AMOUNT_MAX */
     ortak_time_ns latest_ns;      /* latest settlement time; 0 = none */
     uint8_t priority;             /* enum ortak_priority; a net payment's is normal */

@@ -116,11 +116,25 @@ static int journal_verify(const struct opts *o) {
 /* ---- dump -------------------------------------------------------------------------------------------------- */
 
 static const char *kind_name(uint32_t kind) {
-    static const char *const names[] = {"unknown",        "tick",           "participant_create", "participant_status",
-                                        "account_create", "account_close",  "transfer",           "credit_line_set",
-                                        "reserve_set",    "payment_submit", "payment_cancel",     "payment_priority",
-                                        "payment_move",   "cutoff",         "gridlock",           "net_cap_set",
-                                        "net_close"};
+    static const char *const names[] = {"unknown",
+                                        "tick",
+                                        "participant_create",
+                                        "participant_status",
+                                        "account_create",
+                                        "account_close",
+                                        "transfer",
+                                        "credit_line_set",
+                                        "reserve_set",
+                                        "payment_submit",
+                                        "payment_cancel",
+                                        "payment_priority",
+                                        "payment_move",
+                                        "cutoff",
+                                        "gridlock",
+                                        "net_cap_set",
+                                        "net_close",
+                                        "fx_rate_set",
+                                        "fx_quote"};
     return kind < sizeof names / sizeof names[0] ? names[kind] : "unknown";
 }
 

@@ -18,16 +18,19 @@
 #define STATUS_BODY (12 + 1)
 #define ACCOUNT_CREATE_BODY (16 + 12 + 4 + 1)
 #define ACCOUNT_AMOUNT_BODY (16 + 8)
-#define PAYMENT_BODY (4 * 16 + 8 + 8 + 1 + 1)
+#define PAYMENT_BODY (5 * 16 + 8 + 8 + 1 + 1)
 #define CONTROL_BODY (16 + 1 + 1)
 #define CUTOFF_BODY (1 + 1)
 #define GRIDLOCK_BODY (1 + 4)
 #define NET_CLOSE_BODY 4
+#define FX_RATE_BODY (12 + 4 + 4 + 4 * 8 + 1)
+#define FX_QUOTE_BODY (3 * 16 + 8 + 4 + 1)
 #define HEADER (8 + 1)
 #define BODY_MAX PARTICIPANT_BODY
 _Static_assert(TRANSFER_BODY <= BODY_MAX && PAYMENT_BODY <= BODY_MAX && ACCOUNT_CREATE_BODY <= BODY_MAX &&
                    STATUS_BODY <= BODY_MAX && ACCOUNT_AMOUNT_BODY <= BODY_MAX && CONTROL_BODY <= BODY_MAX &&
-                   CUTOFF_BODY <= BODY_MAX && GRIDLOCK_BODY <= BODY_MAX && NET_CLOSE_BODY <= BODY_MAX,
+                   CUTOFF_BODY <= BODY_MAX && GRIDLOCK_BODY <= BODY_MAX && NET_CLOSE_BODY <= BODY_MAX &&
+                   FX_RATE_BODY <= BODY_MAX && FX_QUOTE_BODY <= BODY_MAX,
                "every body fits the largest");
 #define KIND_UNKNOWN 0u
 
@@ -53,7 +56,7 @@ static void w_text(struct w *w, const char *s, size_t cap) {
     w->p += cap;
 }
 
-static bool kind_known(uint32_t kind) { return kind >= ORTAK_CMD_TICK && kind <= ORTAK_CMD_NET_CLOSE; }
+static bool kind_known(uint32_t kind) { return kind >= ORTAK_CMD_TICK && kind <= ORTAK_CMD_FX_QUOTE; }
 
 static void encode_one(struct w *w, const struct ortak_cmd *c) {
     w_u64(w, c->timestamp, 8);
@@ -105,6 +108,7 @@ static void encode_one(struct w *w, const struct ortak_cmd *c) {
         w_u64(w, c->u.payment.latest_ns, 8);
         w_u64(w, c->u.payment.priority, 1);
         w_u64(w, c->u.payment.method, 1);
+        w_u128(w, c->u.payment.quote_id);
         break;
     case ORTAK_CMD_PAYMENT_CANCEL:
     case ORTAK_CMD_PAYMENT_PRIORITY:
@@ -122,6 +126,24 @@ static void encode_one(struct w *w, const struct ortak_cmd *c) {
         w_text(w, c->u.gridlock.currency, 4);
         break;
     case ORTAK_CMD_NET_CLOSE: w_text(w, c->u.net_close.currency, 4); break;
+    case ORTAK_CMD_FX_RATE_SET:
+        w_text(w, c->u.fx_rate.provider, 12);
+        w_text(w, c->u.fx_rate.base, 4);
+        w_text(w, c->u.fx_rate.quote, 4);
+        w_u64(w, c->u.fx_rate.bid, 8);
+        w_u64(w, c->u.fx_rate.ask, 8);
+        w_u64(w, c->u.fx_rate.max_amount, 8);
+        w_u64(w, c->u.fx_rate.valid_until_ns, 8);
+        w_u64(w, c->u.fx_rate.withdraw, 1);
+        break;
+    case ORTAK_CMD_FX_QUOTE:
+        w_u128(w, c->u.fx_quote.id);
+        w_u128(w, c->u.fx_quote.debit_account_id);
+        w_u128(w, c->u.fx_quote.credit_account_id);
+        w_u64(w, c->u.fx_quote.amount, 8);
+        w_u64(w, c->u.fx_quote.ttl_s, 4);
+        w_u64(w, c->u.fx_quote.fixed, 1);
+        break;
     default: break; /* TICK and unknown kinds carry no body */
     }
 }
@@ -202,6 +224,7 @@ static void decode_one(struct ortak__reader *r, struct ortak_cmd *c) {
         c->u.payment.latest_ns = r_u64(r, 8);
         c->u.payment.priority = (uint8_t)r_u64(r, 1);
         c->u.payment.method = (uint8_t)r_u64(r, 1);
+        c->u.payment.quote_id = r_u128(r);
         break;
     case ORTAK_CMD_PAYMENT_CANCEL:
     case ORTAK_CMD_PAYMENT_PRIORITY:
@@ -219,6 +242,24 @@ static void decode_one(struct ortak__reader *r, struct ortak_cmd *c) {
         r_text(r, c->u.gridlock.currency, 4);
         break;
     case ORTAK_CMD_NET_CLOSE: r_text(r, c->u.net_close.currency, 4); break;
+    case ORTAK_CMD_FX_RATE_SET:
+        r_text(r, c->u.fx_rate.provider, 12);
+        r_text(r, c->u.fx_rate.base, 4);
+        r_text(r, c->u.fx_rate.quote, 4);
+        c->u.fx_rate.bid = r_u64(r, 8);
+        c->u.fx_rate.ask = r_u64(r, 8);
+        c->u.fx_rate.max_amount = r_u64(r, 8);
+        c->u.fx_rate.valid_until_ns = r_u64(r, 8);
+        c->u.fx_rate.withdraw = (uint8_t)r_u64(r, 1);
+        break;
+    case ORTAK_CMD_FX_QUOTE:
+        c->u.fx_quote.id = r_u128(r);
+        c->u.fx_quote.debit_account_id = r_u128(r);
+        c->u.fx_quote.credit_account_id = r_u128(r);
+        c->u.fx_quote.amount = r_u64(r, 8);
+        c->u.fx_quote.ttl_s = (uint32_t)r_u64(r, 4);
+        c->u.fx_quote.fixed = (uint8_t)r_u64(r, 1);
+        break;
     default: r->bad = true; /* a journal only ever holds kinds this version knows */
     }
 }

@@ -32,6 +32,8 @@ static const char default_ini[] =
     "history_max = 4194304\n"
     "batch_max = 8190\n"
     "payments_max = 65536\n"
+    "quotes_max = 65536\n"
+    "fx_rates_max = 4096\n"
     "\n"
     "[settlement]\n"
     "; Settle a new payment together with the payments its payee has queued back to its payer.\n"
@@ -41,6 +43,10 @@ static const char default_ini[] =
     "; Engine time between runs (0 = only on the operator's command), and the work budget of a bypass run.\n"
     "gridlock_interval_ms = 60000\n"
     "gridlock_budget = 2000000\n"
+    "\n"
+    "[fx]\n"
+    "; Seconds an FX quote stays firm (its provider's liquidity held) unless the request asks for less or more.\n"
+    "quote_ttl_s = 600\n"
     "\n"
     "[currency AZN]\n"
     "numeric = 944\n"
@@ -103,12 +109,15 @@ void ortak_config_init(struct ortak_config *c) {
         .history_max = ORTAK_HISTORY_DEFAULT,
         .batch_max = ORTAK_BATCH_DEFAULT,
         .payments_max = ORTAK_PAYMENTS_DEFAULT,
+        .quotes_max = ORTAK_QUOTES_DEFAULT,
+        .fx_rates_max = ORTAK_FX_RATES_DEFAULT,
     };
     c->settlement = (struct ortak_settlement_config){
         .offsetting = true,
         .gridlock_mode = ORTAK_GRIDLOCK_BYPASS,
         .gridlock_interval_ms = 60000,
         .gridlock_budget = ORTAK_GRIDLOCK_BUDGET_DEFAULT,
+        .quote_ttl_s = 600,
     };
 }
 
@@ -142,6 +151,8 @@ static const struct limit_key limit_keys[] = {
     {"history_max", offsetof(struct ortak_limits, history_max), ORTAK_HISTORY_LIMIT},
     {"batch_max", offsetof(struct ortak_limits, batch_max), ORTAK_BATCH_LIMIT},
     {"payments_max", offsetof(struct ortak_limits, payments_max), ORTAK_PAYMENTS_LIMIT},
+    {"quotes_max", offsetof(struct ortak_limits, quotes_max), ORTAK_QUOTES_LIMIT},
+    {"fx_rates_max", offsetof(struct ortak_limits, fx_rates_max), ORTAK_FX_RATES_LIMIT},
 };
 
 static int parse_limit(struct parse_state *st, const char *name, struct ortak_slice v) {
@@ -260,6 +271,16 @@ static int config_ini_handler(void *user, const char *section, const char *name,
     }
     if (strcmp(section, "limits") == 0) return parse_limit(st, name, v);
     if (strcmp(section, "settlement") == 0) return parse_settlement(st, name, v);
+    if (strcmp(section, "fx") == 0) {
+        uint64_t ttl;
+        if (strcmp(name, "quote_ttl_s") == 0 && ortak_slice_parse_u64(v, ORTAK_QUOTE_TTL_S_LIMIT, &ttl) && ttl > 0) {
+            st->c->settlement.quote_ttl_s = (uint32_t)ttl;
+            return 1;
+        }
+        fail(st->err, st->err_cap, "[fx] unknown key, or quote_ttl_s not a whole number from 1 to %u: %s = %s",
+             (unsigned)ORTAK_QUOTE_TTL_S_LIMIT, name, value);
+        return 0;
+    }
     if (strncmp(section, "currency ", 9) == 0) return parse_currency(st, section, name, v);
     fail(st->err, st->err_cap, "unknown section [%s]", section);
     return 0;
@@ -385,8 +406,9 @@ ortak_rc ortak_config_check(const struct ortak_config *c, char *err, size_t err_
     const struct ortak_settlement_config *set = &c->settlement;
     if ((set->gridlock_mode != ORTAK_GRIDLOCK_FIFO && set->gridlock_mode != ORTAK_GRIDLOCK_BYPASS) ||
         set->gridlock_interval_ms > ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT || set->gridlock_budget == 0 ||
-        set->gridlock_budget > ORTAK_GRIDLOCK_BUDGET_LIMIT) {
-        fail(err, err_cap, "[settlement] gridlock_mode, gridlock_interval_ms or gridlock_budget out of range");
+        set->gridlock_budget > ORTAK_GRIDLOCK_BUDGET_LIMIT || set->quote_ttl_s == 0 ||
+        set->quote_ttl_s > ORTAK_QUOTE_TTL_S_LIMIT) {
+        fail(err, err_cap, "[settlement] or [fx]: a setting is out of range");
         return ORTAK_CONFIG_INVALID;
     }
     if (c->currency_count == 0 || c->currency_count > ORTAK_CURRENCIES_LIMIT) {

@@ -11,6 +11,7 @@
 
 #include "base/arena.h"
 #include "base/assert.h"
+#include "fx/fx_int.h"
 #include "ledger/ledger_int.h"
 #include "netting/netting_int.h"
 #include "settle/settle_int.h"
@@ -23,6 +24,7 @@ struct ortak_engine {
     struct ortak_ledger ledger;
     struct ortak_settle settle;
     struct ortak_netting netting;
+    struct ortak_fx fx;
     ortak_time_ns now;
     struct ortak_event *events;
     uint32_t events_len;
@@ -69,7 +71,9 @@ ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine *
         free(e);
         return ORTAK_NOMEM;
     }
-    if (ortak__netting_init(&e->netting, &e->ledger, cfg) != 0) {
+    if (ortak__netting_init(&e->netting, &e->ledger, cfg) != 0 || ortak__fx_init(&e->fx, &e->ledger, cfg) != 0) {
+        ortak__fx_free(&e->fx);
+        ortak__netting_free(&e->netting);
         ortak__settle_free(&e->settle);
         ortak__ledger_free(&e->ledger);
         free(e->events);
@@ -77,6 +81,7 @@ ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine *
         return ORTAK_NOMEM;
     }
     e->settle.netting = &e->netting;
+    e->settle.fx = &e->fx;
     e->ledger.payment_ids = &e->settle.map;
     *out = e;
     return ORTAK_OK;
@@ -95,6 +100,7 @@ ortak_rc ortak_engine_open_state(const struct ortak_config *cfg, const void *sta
     cur.ptr += 8;
     cur.len -= 8;
     if (ortak__ledger_decode(&e->ledger, &cur) != ORTAK_OK) goto corrupt;
+    if (ortak__fx_decode(&e->fx, &e->ledger, &cur) != ORTAK_OK) goto corrupt;
     if (ortak__settle_decode(&e->settle, &e->ledger, &cur) != ORTAK_OK) goto corrupt;
     if (ortak__netting_decode(&e->netting, &e->settle, &e->ledger, &cur) != ORTAK_OK || cur.len != 0) goto corrupt;
     return ORTAK_OK;
@@ -106,6 +112,7 @@ corrupt:
 
 void ortak_engine_close(struct ortak_engine *e) {
     if (!e) return;
+    ortak__fx_free(&e->fx);
     ortak__netting_free(&e->netting);
     ortak__settle_free(&e->settle);
     ortak__ledger_free(&e->ledger);
@@ -132,6 +139,7 @@ static ortak_rc apply_one(struct ortak_engine *e, const struct ortak_cmd *cmd, s
     case ORTAK_CMD_GRIDLOCK: return ortak__settle_gridlock_command(s, l, &cmd->u.gridlock, out);
     case ORTAK_CMD_NET_CAP_SET: return ortak__netting_cap_set(&e->netting, l, &cmd->u.account, out);
     case ORTAK_CMD_NET_CLOSE: return ortak__netting_close_command(&e->netting, s, l, &cmd->u.net_close, out);
+    case ORTAK_CMD_FX_RATE_SET: return ortak__fx_rate_set(&e->fx, l, &cmd->u.fx_rate, out);
     default: return ORTAK_COMMAND_UNKNOWN;
     }
 }
@@ -199,6 +207,8 @@ ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds
                 r->rc = ORTAK_TIME_BACKWARDS;
             else if (cmd->kind == ORTAK_CMD_PAYMENT_SUBMIT)
                 ortak__settle_submit(&e->settle, &e->ledger, &cmd->u.payment, &out, r);
+            else if (cmd->kind == ORTAK_CMD_FX_QUOTE)
+                ortak__fx_quote(&e->fx, &e->ledger, &cmd->u.fx_quote, &out, r);
             else
                 r->rc = apply_one(e, cmd, &out);
             i++;
@@ -221,6 +231,7 @@ const struct ortak_event *ortak_engine_events(const struct ortak_engine *e, uint
 const struct ortak_ledger *ortak_engine_ledger(const struct ortak_engine *e) { return &e->ledger; }
 const struct ortak_settle *ortak_engine_settle(const struct ortak_engine *e) { return &e->settle; }
 const struct ortak_netting *ortak_engine_netting(const struct ortak_engine *e) { return &e->netting; }
+const struct ortak_fx *ortak_engine_fx(const struct ortak_engine *e) { return &e->fx; }
 const struct ortak_config *ortak_engine_config(const struct ortak_engine *e) { return &e->cfg; }
 ortak_time_ns ortak_engine_now(const struct ortak_engine *e) { return e->now; }
 
@@ -230,6 +241,7 @@ void ortak_engine_encode(const struct ortak_engine *e, ortak_sink_fn sink, void 
     for (int i = 0; i < 8; i++) now[i] = (unsigned char)(e->now >> (8 * i));
     sink(ctx, now, sizeof now);
     ortak__ledger_encode(&e->ledger, sink, ctx);
+    ortak__fx_encode(&e->fx, sink, ctx);
     ortak__settle_encode(&e->settle, sink, ctx);
     ortak__netting_encode(&e->netting, sink, ctx);
 }
@@ -266,5 +278,6 @@ void ortak_engine_state_hash(const struct ortak_engine *e, uint8_t out[32]) {
 
 size_t ortak_engine_memory_bytes(const struct ortak_engine *e) {
     return sizeof *e + (size_t)e->events_cap * sizeof *e->events + ortak__ledger_memory_bytes(&e->ledger) +
-           ortak__settle_memory_bytes(&e->settle) + ortak__netting_memory_bytes(&e->netting);
+           ortak__settle_memory_bytes(&e->settle) + ortak__netting_memory_bytes(&e->netting) +
+           ortak__fx_memory_bytes(&e->fx);
 }

@@ -49,7 +49,7 @@ static uint32_t instance_build(struct ortak_settle *s, struct ortak_ledger *l, u
         for (uint8_t pr = 0; pr < ORTAK_PRIORITIES; pr++) {
             for (uint32_t x = q->head[pr]; x != NONE; x = s->payments[x].next) {
                 const struct stl_payment *p = &s->payments[x];
-                if (!ortak__settle_settleable(l, p, now)) {
+                if (!ortak__settle_settleable(s, l, p, now)) {
                     if (payer_bypasses) continue;
                     goto next_payer; /* it keeps its place: nothing behind it may pass */
                 }
@@ -88,19 +88,19 @@ void ortak__settle_gridlock(struct ortak_settle *s, struct ortak_ledger *l, uint
     ORTAK_ASSERT(ortak_lsm_verify(&g->ws, &in,
                                   mode == ORTAK_GRIDLOCK_BYPASS ? ORTAK_LSM_ORDER_FLAGS : ORTAK_LSM_ORDER_FIFO,
                                   res.selected, NULL) == ORTAK_OK);
-    /* Each settled payment books one transfer: a set that does not fit settles nothing (and the run says so). */
-    if (res.count > l->limits.transfers_max - l->transfer_count) res.count = 0, res.value = 0;
+    /* A set that does not fit the transfer table settles nothing (and the run says so). */
+    uint64_t needed = 0;
+    for (uint32_t j = 0; j < in.payment_count; j++) {
+        if (res.selected[j]) needed += ortak__settle_transfers_of(&s->payments[g->payment_of[j]]);
+    }
+    if (needed > l->limits.transfers_max - l->transfer_count) res.count = 0, res.value = 0;
     if (res.count > 0) {
-        ortak__ledger_waive_funds(l, true);
         for (uint32_t j = 0; j < in.payment_count; j++) {
             if (!res.selected[j]) continue;
             uint32_t x = g->payment_of[j];
-            struct ortak_transfer t = ortak__settle_payment_transfer(&s->payments[x]);
-            rc = ortak__ledger_transfer_book(l, &t, out);
+            rc = ortak__settle_book(s, l, x, LDG_WAIVE_FUNDS, out);
             ORTAK_ASSERT(rc == ORTAK_OK); /* checked when the instance was built; bookings change no other check */
-            ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_SETTLED, ORTAK_OK, out);
         }
-        ortak__ledger_waive_funds(l, false);
     }
     for (uint32_t i = 0; i < in.participant_count; i++) g->index_of[g->account_of[i]] = NONE;
     struct ortak_event *ev = ortak__event_push(out, ORTAK_EV_GRIDLOCK);

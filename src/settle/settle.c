@@ -15,6 +15,7 @@
 
 #include "base/arena.h"
 #include "base/assert.h"
+#include "fx/fx_int.h"
 #include "netting/netting_int.h"
 #include "settle_int.h"
 
@@ -149,8 +150,9 @@ static struct ortak_event *payment_event(struct ortak__out *out, struct ortak_le
     struct ortak_event *ev = ortak__event_push(out, kind);
     ev->id = p->p.id;
     ev->ref = p->p.uetr;
-    ev->debit_account_id = p->debit != NONE ? l->accounts[p->debit].id : p->p.debit_account_id;
-    ev->credit_account_id = p->credit != NONE ? l->accounts[p->credit].id : p->p.credit_account_id;
+    (void)l;
+    ev->debit_account_id = p->p.debit_account_id;
+    ev->credit_account_id = p->p.credit_account_id; /* the payee's, also for a cross-currency payment */
     ev->amount = (int64_t)p->p.amount;
     return ev;
 }
@@ -159,6 +161,7 @@ void ortak__settle_payment_end(struct ortak_settle *s, struct ortak_ledger *l, u
                                struct ortak__out *out) {
     struct stl_payment *p = &s->payments[x];
     if (p->state == ORTAK_PAYMENT_QUEUED) queue_unlink(s, l, x);
+    if (p->quote != NONE && state != ORTAK_PAYMENT_SETTLED) ortak__fx_release(s->fx, l, p->quote, out);
     p->state = state;
     p->rc = (uint16_t)rc;
     p->ended_ns = out->now;
@@ -168,11 +171,11 @@ void ortak__settle_payment_end(struct ortak_settle *s, struct ortak_ledger *l, u
     payment_event(out, l, p, kind)->status = (uint32_t)rc;
 }
 
-struct ortak_transfer ortak__settle_payment_transfer(const struct stl_payment *p) {
+struct ortak_transfer ortak__settle_payment_transfer(const struct ortak_ledger *l, const struct stl_payment *p) {
     return (struct ortak_transfer){
         .id = p->p.id,
         .debit_account_id = p->p.debit_account_id,
-        .credit_account_id = p->p.credit_account_id,
+        .credit_account_id = p->credit != NONE ? l->accounts[p->credit].id : p->p.credit_account_id,
         .user_data = p->p.uetr,
         .amount = p->p.amount,
         .flags = p->priority <= ORTAK_PRIORITY_URGENT ? ORTAK_TRANSFER_USE_RESERVED : 0,
@@ -180,15 +183,29 @@ struct ortak_transfer ortak__settle_payment_transfer(const struct stl_payment *p
     };
 }
 
+ortak_rc ortak__settle_book(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, unsigned waive,
+                            struct ortak__out *out) {
+    struct stl_payment *p = &s->payments[x];
+    struct ortak_transfer legs[2] = {ortak__settle_payment_transfer(l, p)};
+    ortak_rc rc;
+    if (p->quote == NONE) {
+        ortak__ledger_waive(l, waive);
+        rc = ortak__ledger_transfer_book(l, &legs[0], out);
+        ortak__ledger_waive(l, 0);
+    } else { /* payment versus payment: the leg in the payer's currency and the quote's hold, together or not */
+        legs[1] = ortak__fx_post(s->fx, p->quote);
+        rc = ortak__ledger_book_own(l, legs, 2, waive | LDG_WAIVE_SYSTEM_ID, out);
+    }
+    if (rc == ORTAK_OK) ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_SETTLED, ORTAK_OK, out);
+    return rc;
+}
+
 /* Tries to settle payment x now. ORTAK_OK when it settled, else the ledger's refusal (nothing changed). */
 static ortak_rc try_settle(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, struct ortak__out *out) {
     struct stl_payment *p = &s->payments[x];
     if (ortak__ledger_available(l, p->debit, p->priority <= ORTAK_PRIORITY_URGENT) < (ortak_i128)p->p.amount)
         return ORTAK_INSUFFICIENT_FUNDS;
-    struct ortak_transfer t = ortak__settle_payment_transfer(p);
-    ortak_rc rc = ortak__ledger_transfer_book(l, &t, out);
-    if (rc == ORTAK_OK) ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_SETTLED, ORTAK_OK, out);
-    return rc;
+    return ortak__settle_book(s, l, x, 0, out);
 }
 
 /* Waiting can cure only a lack of liquidity or a suspended participant; anything else ends the payment. */
@@ -225,7 +242,8 @@ void ortak__settle_release(struct ortak_settle *s, struct ortak_ledger *l, struc
 /* Payments of the payee's queue looked at by one offsetting attempt, at most: a submission stays O(1). */
 #define OFFSET_SCAN_MAX 64u
 
-bool ortak__settle_settleable(struct ortak_ledger *l, const struct stl_payment *y, ortak_time_ns now) {
+bool ortak__settle_settleable(const struct ortak_settle *s, struct ortak_ledger *l, const struct stl_payment *y,
+                              ortak_time_ns now) {
     /*
      * The payment passed every check of its transfer but liquidity when it was accepted (a lack of funds hides
      * only checks that cannot fail for a payment: balance overflow is out of reach, the transfer table's room is
@@ -237,8 +255,10 @@ bool ortak__settle_settleable(struct ortak_ledger *l, const struct stl_payment *
     bool ok = d->status == ORTAK_ACCOUNT_STATUS_ACTIVE && c->status == ORTAK_ACCOUNT_STATUS_ACTIVE &&
               l->participant_status[d->participant] == ORTAK_PARTICIPANT_ACTIVE &&
               l->participant_status[c->participant] == ORTAK_PARTICIPANT_ACTIVE;
+    /* A cross-currency payment also needs its quote's hold (the other leg), which its deadline keeps alive. */
+    if (ok && y->quote != NONE && !ortak__fx_hold_usable(s->fx, l, y->quote, now)) return false;
 #ifdef ORTAK_DEBUG
-    struct ortak_transfer t = ortak__settle_payment_transfer(y);
+    struct ortak_transfer t = ortak__settle_payment_transfer(l, y);
     ortak__ledger_waive_funds(l, true);
     ortak_rc rc = ortak__ledger_transfer_check(l, &t, now);
     ortak__ledger_waive_funds(l, false);
@@ -261,16 +281,17 @@ static bool offset_on_entry(struct ortak_settle *s, struct ortak_ledger *l, uint
     const struct stl_payment *p = &s->payments[x];
     uint32_t payer = p->debit, payee = p->credit;
     const struct stl_queue *q = &s->queues[payee];
-    if (ortak__settle_queued_total(q) == 0 || !ortak__settle_settleable(l, p, out->now)) return false;
+    if (ortak__settle_queued_total(q) == 0 || !ortak__settle_settleable(s, l, p, out->now)) return false;
     ortak_i128 amount = (ortak_i128)p->p.amount;
     ortak_i128 payer_after = ortak__ledger_available(l, payer, p->priority <= ORTAK_PRIORITY_URGENT) - amount;
     ortak_i128 run = 0;
     uint32_t len = 0, take = 0;
-    uint32_t room = l->limits.transfers_max - l->transfer_count; /* each payment books one transfer */
+    uint32_t room = l->limits.transfers_max - l->transfer_count, needed = ortak__settle_transfers_of(p);
     for (uint8_t pr = 0; pr < ORTAK_PRIORITIES && len < OFFSET_SCAN_MAX; pr++) {
         for (uint32_t y = q->head[pr]; y != NONE && len < OFFSET_SCAN_MAX; y = s->payments[y].next) {
             const struct stl_payment *back = &s->payments[y];
-            if (back->credit != payer || len + 2 > room || !ortak__settle_settleable(l, back, out->now)) goto scanned;
+            needed += ortak__settle_transfers_of(back);
+            if (back->credit != payer || needed > room || !ortak__settle_settleable(s, l, back, out->now)) goto scanned;
             run += (ortak_i128)back->p.amount;
             len++;
             if (ortak__ledger_available(l, payee, pr <= ORTAK_PRIORITY_URGENT) + amount - run < 0) goto scanned;
@@ -279,20 +300,14 @@ static bool offset_on_entry(struct ortak_settle *s, struct ortak_ledger *l, uint
     }
 scanned:
     if (take == 0) return false;
-    struct ortak_transfer t = ortak__settle_payment_transfer(p);
-    ortak__ledger_waive_funds(l, true);
     for (uint32_t k = 0; k < take; k++) {
         uint32_t y = q->head[0] != NONE ? q->head[0] : q->head[1] != NONE ? q->head[1] : q->head[2];
-        struct ortak_transfer back = ortak__settle_payment_transfer(&s->payments[y]);
-        ortak_rc rc = ortak__ledger_transfer_book(l, &back, out);
+        ortak_rc rc = ortak__settle_book(s, l, y, LDG_WAIVE_FUNDS, out);
         ORTAK_ASSERT(rc == ORTAK_OK); /* checked in the scan; the run's own bookings change no other check */
-        ortak__settle_payment_end(s, l, y, ORTAK_PAYMENT_SETTLED, ORTAK_OK, out);
     }
-    ortak_rc rc = ortak__ledger_transfer_book(l, &t, out);
-    ortak__ledger_waive_funds(l, false);
+    ortak_rc rc = ortak__settle_book(s, l, x, LDG_WAIVE_FUNDS, out);
     ORTAK_ASSERT(rc == ORTAK_OK);
     ORTAK_ASSERT(ortak__ledger_available(l, payer, p->priority <= ORTAK_PRIORITY_URGENT) >= 0);
-    ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_SETTLED, ORTAK_OK, out);
     struct ortak_event *ev = ortak__event_push(out, ORTAK_EV_OFFSET);
     ev->id = p->p.id;
     ev->ref = p->p.uetr;
@@ -307,15 +322,22 @@ scanned:
 static bool same_payment(const struct ortak_payment *a, const struct ortak_payment *b) {
     return a->id == b->id && a->debit_account_id == b->debit_account_id &&
            a->credit_account_id == b->credit_account_id && a->uetr == b->uetr && a->amount == b->amount &&
-           a->latest_ns == b->latest_ns && a->priority == b->priority && a->method == b->method;
+           a->latest_ns == b->latest_ns && a->priority == b->priority && a->method == b->method &&
+           a->quote_id == b->quote_id;
 }
 
-/* Checks that need no ledger transfer check; fills the account indices it resolves. */
+/*
+ * Checks that need no ledger transfer check; fills the account indices it resolves (for a cross-currency payment,
+ * `cr` is the FX provider's account in the payer's currency, where its first leg goes), its quote and when it is
+ * due (its latest settlement time or its quote's expiry, whichever comes first; 0 = never).
+ */
 static ortak_rc submit_check(const struct ortak_settle *s, const struct ortak_ledger *l, const struct ortak_payment *p,
-                             ortak_time_ns now, uint32_t *dr, uint32_t *cr) {
+                             ortak_time_ns now, uint32_t *dr, uint32_t *cr, uint32_t *quote, ortak_time_ns *due) {
+    *quote = NONE;
+    *due = p->latest_ns;
     if (p->priority >= ORTAK_PRIORITIES) return ORTAK_PRIORITY_INVALID;
     if (p->method > ORTAK_METHOD_NET ||
-        (p->method == ORTAK_METHOD_NET && (p->priority != ORTAK_PRIORITY_NORMAL || p->latest_ns != 0)))
+        (p->method == ORTAK_METHOD_NET && (p->priority != ORTAK_PRIORITY_NORMAL || p->latest_ns != 0 || p->quote_id)))
         return ORTAK_METHOD_INVALID;
     if (p->amount == 0) return ORTAK_AMOUNT_ZERO;
     if (p->amount > ORTAK_AMOUNT_MAX) return ORTAK_AMOUNT_OVERFLOW;
@@ -327,6 +349,13 @@ static ortak_rc submit_check(const struct ortak_settle *s, const struct ortak_le
     if (s->cutoff_closed & (1u << p->priority))
         return p->method == ORTAK_METHOD_NET ? ORTAK_NET_WINDOW_CLOSED : ORTAK_CUTOFF_PASSED;
     if (p->latest_ns != 0 && p->latest_ns <= now) return ORTAK_LATEST_TIME_PASSED;
+    if (p->quote_id != 0) {
+        ortak_time_ns expires;
+        rc = ortak__fx_quote_check(s->fx, l, p->quote_id, *dr, p->credit_account_id, p->amount, now, quote, cr,
+                                   &expires);
+        if (rc != ORTAK_OK) return rc;
+        if (*due == 0 || expires < *due) *due = expires;
+    }
     return ORTAK_OK;
 }
 
@@ -338,7 +367,7 @@ static uint32_t payment_record(struct ortak_settle *s, const struct ortak_paymen
     rec->p = *p;
     rec->received_ns = now;
     rec->priority = p->priority;
-    rec->debit = rec->credit = rec->prev = rec->next = NONE;
+    rec->debit = rec->credit = rec->prev = rec->next = rec->quote = NONE;
     int put = ortak_idmap_put(&s->map, p->id, x);
     ORTAK_ASSERT(put == 0);
     return x;
@@ -346,7 +375,8 @@ static uint32_t payment_record(struct ortak_settle *s, const struct ortak_paymen
 
 void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment *p,
                           struct ortak__out *out, struct ortak_result *r) {
-    uint32_t x, dr = NONE, cr = NONE;
+    uint32_t x, dr = NONE, cr = NONE, quote = NONE;
+    ortak_time_ns due = 0;
     if (!id_valid(p->id)) {
         r->rc = ORTAK_PAYMENT_ID_INVALID;
         return;
@@ -366,10 +396,10 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
      * transfer's). A net payment needs no liquidity now, but room under its payer's net debit cap.
      */
     bool net = p->method == ORTAK_METHOD_NET;
-    ortak_rc rc = submit_check(s, l, p, out->now, &dr, &cr);
+    ortak_rc rc = submit_check(s, l, p, out->now, &dr, &cr, &quote, &due);
     if (rc == ORTAK_OK) {
-        struct stl_payment probe = {.p = *p, .priority = p->priority};
-        struct ortak_transfer t = ortak__settle_payment_transfer(&probe);
+        struct stl_payment probe = {.p = *p, .priority = p->priority, .credit = cr};
+        struct ortak_transfer t = ortak__settle_payment_transfer(l, &probe);
         ortak__ledger_waive(l, net ? LDG_WAIVE_FUNDS : 0);
         rc = ortak__ledger_transfer_check(l, &t, out->now);
         ortak__ledger_waive(l, 0);
@@ -391,6 +421,13 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
         payment_event(out, l, rec, ORTAK_EV_PAYMENT_ACCEPTED)->status = (uint32_t)rec->window;
         return;
     }
+    if (rc == ORTAK_OK || rc == ORTAK_INSUFFICIENT_FUNDS) { /* accepted: it settles now or queues */
+        rec->due_ns = due;
+        if (quote != NONE) {
+            ortak__fx_quote_bind(s->fx, quote, p->id);
+            rec->quote = quote;
+        }
+    }
     bool may_go =
         !net && (rc == ORTAK_OK || rc == ORTAK_INSUFFICIENT_FUNDS) && !queued_at_or_above(&s->queues[dr], p->priority);
     if (may_go && rc == ORTAK_OK && try_settle(s, l, x, out) == ORTAK_OK) return;
@@ -402,7 +439,7 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
     }
     rec->state = ORTAK_PAYMENT_QUEUED;
     queue_link(s, l, x, false);
-    if (p->latest_ns) ortak__settle_deadline_push(s, x);
+    if (rec->due_ns) ortak__settle_deadline_push(s, x);
     payment_event(out, l, rec, ORTAK_EV_PAYMENT_QUEUED)->status = rec->priority;
     r->flags = ORTAK_RESULT_QUEUED;
 }
@@ -484,7 +521,7 @@ ortak_rc ortak__settle_cutoff(struct ortak_settle *s, struct ortak_ledger *l, co
 }
 
 static bool deadline_less(const struct ortak_settle *s, uint32_t a, uint32_t b) {
-    ortak_time_ns ta = s->payments[a].p.latest_ns, tb = s->payments[b].p.latest_ns;
+    ortak_time_ns ta = s->payments[a].due_ns, tb = s->payments[b].due_ns;
     return ta != tb ? ta < tb : a < b;
 }
 
@@ -513,7 +550,7 @@ static uint32_t deadline_pop(struct ortak_settle *s) {
 }
 
 void ortak__settle_deadlines(struct ortak_settle *s, struct ortak_ledger *l, struct ortak__out *out) {
-    while (s->deadline_len > 0 && s->payments[s->deadlines[0]].p.latest_ns <= out->now) {
+    while (s->deadline_len > 0 && s->payments[s->deadlines[0]].due_ns <= out->now) {
         uint32_t x = deadline_pop(s);
         if (s->payments[x].state != ORTAK_PAYMENT_QUEUED) continue; /* settled or ended meanwhile */
         uint32_t payer = s->payments[x].debit;

@@ -28,6 +28,8 @@ struct stl_payment {
     ortak_time_ns ended_ns;
     int64_t place;
     uint64_t window;        /* a net payment: its window's id; 0 for a gross one */
+    ortak_time_ns due_ns;   /* rejected when still queued at this time: its latest time or its quote's expiry */
+    uint32_t quote;         /* a cross-currency payment: its FX quote's index; UINT32_MAX otherwise */
     uint32_t debit, credit; /* account indices; UINT32_MAX when refused before they were resolved */
     uint32_t prev, next;    /* queue links (an accepted net payment: its window's list); UINT32_MAX = none */
     uint16_t rc;
@@ -53,10 +55,12 @@ struct stl_gridlock {
 };
 
 struct ortak_netting;
+struct ortak_fx;
 
 struct ortak_settle {
     const struct ortak_ledger *ledger; /* for queries that name accounts by id */
     struct ortak_netting *netting;     /* net payments are admitted to its windows */
+    struct ortak_fx *fx;               /* cross-currency payments carry its quotes */
     struct ortak_settlement_config cfg;
     uint32_t payments_max;
     uint32_t accounts_max;
@@ -72,10 +76,14 @@ struct ortak_settle {
     struct stl_gridlock grid;
 };
 
-/* Events one payment can cause in a batch besides its own command's (settled later with its transfer). */
-#define ORTAK__SETTLE_EVENTS_PER_PAYMENT 2u
-/* Events one settlement command can cause itself (a submit that settles with offsetting: transfer, payment, offset). */
-#define ORTAK__SETTLE_EVENTS_PER_COMMAND 3u
+/*
+ * Events one payment can cause in a batch besides its own command's: settled later with its transfer (a
+ * cross-currency payment: both legs), or released (its hold) and rejected.
+ */
+#define ORTAK__SETTLE_EVENTS_PER_PAYMENT 3u
+/* Events one settlement command can cause itself: a cross-currency submit that settles with offsetting (its two
+ * legs, the payment, the offset); an FX quote (its hold, the quote). */
+#define ORTAK__SETTLE_EVENTS_PER_COMMAND 4u
 /* Events of the gridlock resolution runs one command can cause (a periodic run and an operator's): per currency. */
 #define ORTAK__SETTLE_GRIDLOCK_EVENTS_PER_CURRENCY 2u
 
@@ -109,13 +117,25 @@ void ortak__settle_gridlock(struct ortak_settle *s, struct ortak_ledger *l, uint
 ortak_rc ortak__settle_gridlock_command(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_gridlock *g,
                                         struct ortak__out *out);
 
-/* Shared with gridlock.c: a queued payment's transfer, and a payment's end (unqueued, state, event). */
-struct ortak_transfer ortak__settle_payment_transfer(const struct stl_payment *p);
+/*
+ * Shared with gridlock.c and the netting module: a payment's transfer (for a cross-currency payment, its leg in
+ * the payer's currency, to the FX provider), a payment's booking (its transfer, or both legs of a cross-currency
+ * payment as one chain, under the ledger waivers `waive`; on success the payment ends settled), and a payment's
+ * end (unqueued, state, event; a cross-currency payment cancelled or rejected releases its quote's hold).
+ */
+struct ortak_transfer ortak__settle_payment_transfer(const struct ortak_ledger *l, const struct stl_payment *p);
+ortak_rc ortak__settle_book(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, unsigned waive,
+                            struct ortak__out *out);
 void ortak__settle_payment_end(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, uint8_t state, ortak_rc rc,
                                struct ortak__out *out);
 uint32_t ortak__settle_queued_total(const struct stl_queue *q);
+/* Transfers settling payment p books: one, or two for a cross-currency payment (its legs). */
+static inline uint32_t ortak__settle_transfers_of(const struct stl_payment *p) {
+    return p->quote == UINT32_MAX ? 1 : 2;
+}
 /* Whether payment y could settle now if its payer's liquidity allowed: every other check of its transfer passes. */
-bool ortak__settle_settleable(struct ortak_ledger *l, const struct stl_payment *y, ortak_time_ns now);
+bool ortak__settle_settleable(const struct ortak_settle *s, struct ortak_ledger *l, const struct stl_payment *y,
+                              ortak_time_ns now);
 
 /* Adds queued payment x to the deadline heap (each payment once). */
 void ortak__settle_deadline_push(struct ortak_settle *s, uint32_t x);

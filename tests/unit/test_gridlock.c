@@ -315,6 +315,8 @@ static void fx_limits(struct ortak_limits *l) {
     l->history_max = 256;
     l->batch_max = 64;
     l->payments_max = 256;
+    l->quotes_max = 16;
+    l->fx_rates_max = 16;
 }
 
 static struct ortak_config fx_config(bool offsetting, uint64_t interval_ms) {

@@ -120,6 +120,8 @@ static void fx_limits(struct ortak_limits *l) {
     l->history_max = 64;
     l->batch_max = 64;
     l->payments_max = 64;
+    l->quotes_max = 16;
+    l->fx_rates_max = 16;
 }
 
 /* Opens an engine with `lim` and builds the fixture in it, one command per batch. */
@@ -1706,7 +1708,9 @@ static int setup_tight(void **state) {
                                .pending_max = 1,
                                .history_max = 8,
                                .batch_max = 4,
-                               .payments_max = 4};
+                               .payments_max = 4,
+                               .quotes_max = 16,
+                               .fx_rates_max = 16};
     return fx_setup_with(state, &lim);
 }
 

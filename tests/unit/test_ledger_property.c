@@ -1851,7 +1851,9 @@ static struct ortak_engine *open_engine(struct sim *s, uint64_t hash_seed) {
                                        .pending_max = s->p.pending_max,
                                        .history_max = s->p.history_max,
                                        .batch_max = BATCH_CAP,
-                                       .payments_max = 16};
+                                       .payments_max = 16,
+                                       .quotes_max = 16,
+                                       .fx_rates_max = 16};
     struct ortak_engine *e = NULL;
     CHECK(s, ortak_engine_open(&cfg, &e) == ORTAK_OK, "engine did not open");
     return e;

@@ -241,6 +241,8 @@ static void fx_limits(struct ortak_limits *l) {
     l->history_max = 256;
     l->batch_max = 64;
     l->payments_max = 256;
+    l->quotes_max = 16;
+    l->fx_rates_max = 16;
 }
 
 /* FIFO release on its own: offsetting and periodic gridlock resolution are tested in test_gridlock.c. */
