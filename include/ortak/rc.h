@@ -38,7 +38,8 @@
     X(ACCOUNT_KIND_TAKEN, 23, "", "participant already has an account of this kind in this currency")                  \
     X(ACCOUNT_NOT_FOUND, 24, "AC01", "account not found")                                                              \
     X(ACCOUNT_CLOSED, 25, "AC04", "account is closed")                                                                 \
-    X(ACCOUNT_NOT_EMPTY, 26, "", "account still has a balance, pending transfers or a credit line")                    \
+    X(ACCOUNT_NOT_EMPTY, 26, "",                                                                                       \
+      "account still has a balance, pending transfers, a credit line or a position in an open net window")             \
     X(ACCOUNTS_FULL, 27, "", "limit reached: accounts")                                                                \
     X(ISSUANCE_NOT_AGENT, 28, "AG01", "only the settlement agent of a currency holds its issuance account")            \
     X(TRANSFER_ID_INVALID, 29, "", "transfer id must not be 0 or in the system's id space (top 16 bits all ones)")     \

@@ -129,7 +129,10 @@ static ortak_rc apply_one(struct ortak_engine *e, const struct ortak_cmd *cmd, s
     case ORTAK_CMD_PARTICIPANT_SET_STATUS:
         return ortak__ledger_participant_set_status(l, &cmd->u.participant_status, out);
     case ORTAK_CMD_ACCOUNT_CREATE: return ortak__ledger_account_create(l, &cmd->u.account_create, out);
-    case ORTAK_CMD_ACCOUNT_CLOSE: return ortak__ledger_account_close(l, &cmd->u.account, out);
+    case ORTAK_CMD_ACCOUNT_CLOSE:
+        /* An account in an open net window must stay open until the close settles its position. */
+        if (ortak__netting_account_busy(&e->netting, l, cmd->u.account.account_id)) return ORTAK_ACCOUNT_NOT_EMPTY;
+        return ortak__ledger_account_close(l, &cmd->u.account, out);
     case ORTAK_CMD_CREDIT_LINE_SET: return ortak__ledger_credit_line_set(l, &cmd->u.account, out);
     case ORTAK_CMD_RESERVE_SET: return ortak__ledger_reserve_set(l, &cmd->u.account, out);
     case ORTAK_CMD_PAYMENT_CANCEL: return ortak__settle_cancel(s, l, &cmd->u.control, out);

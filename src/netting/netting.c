@@ -109,6 +109,11 @@ ortak_rc ortak__netting_cap_set(struct ortak_netting *n, struct ortak_ledger *l,
 
 uint64_t ortak__netting_window_id(const struct ortak_netting *n, uint32_t cur) { return n->open[cur].id; }
 
+bool ortak__netting_account_busy(const struct ortak_netting *n, const struct ortak_ledger *l, ortak_u128 id) {
+    uint32_t a;
+    return ortak__ledger_account_index(l, id, &a) == ORTAK_OK && n->acc[a].sent_count + n->acc[a].received_count > 0;
+}
+
 /* Adds payment x's amount to its accounts' sums and its window's totals (no list, no event). */
 static void window_count(struct ortak_netting *n, const struct ortak_ledger *l, const struct stl_payment *p) {
     uint32_t cur = l->accounts[p->debit].currency;

@@ -62,6 +62,8 @@ ortak_rc ortak__netting_admit(const struct ortak_netting *n, const struct ortak_
                               uint64_t amount);
 /* Records accepted payment x (already in the settlement module's table) in its currency's open window. */
 void ortak__netting_add(struct ortak_netting *n, struct ortak_settle *s, const struct ortak_ledger *l, uint32_t x);
+/* Whether account `id` sent or received in its currency's open window. */
+bool ortak__netting_account_busy(const struct ortak_netting *n, const struct ortak_ledger *l, ortak_u128 id);
 /* The open window's id of currency `cur`. */
 uint64_t ortak__netting_window_id(const struct ortak_netting *n, uint32_t cur);
 

@@ -1156,69 +1156,26 @@ static void test_suspended(void **state) {
 }
 
 /*
- * An account a close must credit can be closed while it is owed (an empty account can always be closed): the close
- * then cannot book. It books nothing, says so (NET_WINDOW_UNSETTLED, a summary with amount -1), and the window stays
- * open with its payments accepted; every later close fails the same way, since a closed account never reopens.
+ * An account with a position in an open window cannot be closed (ACCOUNT_NOT_EMPTY) until the window's close
+ * settles it: a creditor must be able to receive, and the guarantee must hold. A debtor whose settlement account is
+ * empty pays all from its collateral.
  */
-static void test_unsettled_creditor_closed(void **state) {
-    struct fx *f = *state;
-    fx_fund(f, KZT, K1, 5000);
-    fx_fund(f, KZT, KC1, 10000);
-    fx_cap(f, K1, 10000);
-    net_ok(f, 1, K1, K4, 3000);
-    net_ok(f, 2, K1, K2, 2000);
-    fx_ok(f, tu_account_amount(fx_t(f), ORTAK_CMD_ACCOUNT_CLOSE, K4, 0));
-    assert_events(f, {ORTAK_EV_ACCOUNT_CLOSED, K4, 0, 0, 0, 0, 0, 0});
-    assert_refused_cmd(f, net_pay(fx_t(f), 3, K1, K4, 100), ORTAK_ACCOUNT_CLOSED);
-    ortak_time_ns at = fx_t(f);
-    assert_int_equal(fx_rc(f, close_cmd(at, "KZT")), ORTAK_NET_WINDOW_UNSETTLED);
-    assert_events(f, EV_UNSETTLED(398));
-    assert_events_at(f, 0, at);
-    assert_no_transfer(f, XID(KZT, 1, 0));
-    assert_balance(f, K1, 5000);
-    assert_balance(f, KC1, 10000);
-    assert_balance(f, K2, 0);
-    assert_accepted(f, 1, 1);
-    assert_accepted(f, 2, 1);
-    assert_cap(f, K1, 10000, 5000);
-    assert_open_window(f, KZT, 1, 0, 2, 3, 5000);
-    assert_positions(f, KZT, 0, {K1, 2, 0, 5000, 0, 0}, {K2, 0, 1, 0, 2000, 0}, {K4, 0, 1, 0, 3000, 0});
-    struct ortak_window_info w;
-    assert_int_equal(ortak_netting_window(fx_net(f), "KZT", 1, &w), ORTAK_OK);
-    assert_int_equal(w.state, ORTAK_WINDOW_OPEN);
-    /* The window goes on accepting; the next close fails again. */
-    net_ok(f, 4, K1, K2, 1000);
-    assert_events(f, EV_ACCEPTED(4, K1, K2, 1000, 1));
-    assert_int_equal(fx_rc(f, close_cmd(fx_t(f), "KZT")), ORTAK_NET_WINDOW_UNSETTLED);
-    assert_events(f, EV_UNSETTLED(398));
-    assert_open_window(f, KZT, 1, 0, 3, 3, 6000);
-    /* Other currencies close as usual. */
-    fx_ok(f, close_cmd(fx_t(f), "AZN"));
-    assert_events(f, EV_WINDOW(944, 1, 0, 0, 0));
-}
-
-/*
- * BUG: a payer whose settlement account is empty may close it while its net debit in the open window is guaranteed
- * by its collateral (docs/netting.md: an accepted payment "settles when the window closes, whatever happens to the
- * payer meanwhile"; the close refuses only when "an account it books on" is closed). The close would book only on
- * the collateral account (nothing can come from an empty settlement account), yet close_plan refuses as soon as any
- * account with a non-zero position is closed.
- * Expected: the collateral pays 5.00 to bank 2 and the payment settles. Actual: NET_WINDOW_UNSETTLED, and since a
- * closed account never reopens, every later close of the currency fails too.
- */
-static void test_bug_debtor_account_closed_blocks_close(void **state) {
+static void test_account_close_in_open_window(void **state) {
     struct fx *f = *state;
     fx_fund(f, KZT, KC3, 1000);
     fx_cap(f, K3, 1000);
     net_ok(f, 1, K3, K2, 500);
-    fx_ok(f, tu_account_amount(fx_t(f), ORTAK_CMD_ACCOUNT_CLOSE, K3, 0));
-    /* Its collateral account holds a pledge: that one cannot be closed. */
+    assert_int_equal(fx_rc(f, tu_account_amount(fx_t(f), ORTAK_CMD_ACCOUNT_CLOSE, K2, 0)), ORTAK_ACCOUNT_NOT_EMPTY);
+    assert_int_equal(fx_rc(f, tu_account_amount(fx_t(f), ORTAK_CMD_ACCOUNT_CLOSE, K3, 0)), ORTAK_ACCOUNT_NOT_EMPTY);
+    /* Its collateral account holds a pledge: that one cannot be closed either. */
     assert_int_equal(fx_rc(f, tu_account_amount(fx_t(f), ORTAK_CMD_ACCOUNT_CLOSE, KC3, 0)), ORTAK_ACCOUNT_NOT_EMPTY);
     ortak_time_ns at = fx_t(f);
     assert_int_equal(fx_rc(f, close_cmd(at, "KZT")), ORTAK_OK);
     assert_events(f, EV_POSTED(XID(KZT, 1, 0), KC3, K2, 500), EV_CAP(K3, 500, 1000), EV_SETTLED(1, K3, K2, 500),
                   EV_POS(K2, 0, 500, 0, 1), EV_POS(K3, 500, 0, 500, 1), EV_WINDOW(398, 1, 1, 2, 500));
     assert_net_settled(f, 1, 1, at);
+    /* Settled, the empty settlement account may close. */
+    fx_ok(f, tu_account_amount(fx_t(f), ORTAK_CMD_ACCOUNT_CLOSE, K3, 0));
 }
 
 /* Room for one more transfer: the transfer table cannot hold a close that needs two. */
@@ -1251,13 +1208,8 @@ static void test_unsettled_transfers_full(void **state) {
     assert_int_equal(ortak_settle_payment_get(fx_settle(f), 3, &info), ORTAK_PAYMENT_NOT_FOUND);
 }
 
-/*
- * BUG: a close books at most sources + sinks - 1 transfers (netting.h, docs/netting.md: "at most sources + sinks - 1
- * transfers"), but close_plan asks the transfer table for room for sources + sinks. One debtor paying one creditor
- * needs one transfer; with room for exactly one the close is refused as NET_WINDOW_UNSETTLED.
- * Expected: the close books its one transfer (ORTAK_OK). Actual: NET_WINDOW_UNSETTLED, nothing booked.
- */
-static void test_bug_close_refused_with_room_for_its_transfers(void **state) {
+/* A close books at most sources + sinks - 1 transfers: one debtor paying one creditor fits in room for one. */
+static void test_close_fits_sources_plus_sinks_minus_one(void **state) {
     struct fx *f = *state;
     fx_fund(f, KZT, K1, 5000);
     fx_fund(f, KZT, KC1, 1000);
@@ -1541,14 +1493,8 @@ static void test_state_mid_window(void **state) {
     for (int c = 0; c < CURS; c++) assert_same_netting(f->e, r, c);
 }
 
-/*
- * BUG: a state holding a net payment settled at a close cannot be reopened. The settlement decoder requires every
- * SETTLED payment to have a booked transfer with the payment's own id (true of gross payments); a net payment
- * settles through the close's transfers, in the system's id space, and has none.
- * Expected: ortak_engine_open_state gives ORTAK_OK and the same hash. Actual: ORTAK_CORRUPT (so snapshots and
- * recovery fail after the first close of any window with a payment).
- */
-static void test_bug_reopen_after_close(void **state) {
+/* A state holding a net payment settled at a close (through the close's transfers, not its own) reopens. */
+static void test_reopen_after_close(void **state) {
     struct fx *f = *state;
     fx_fund(f, KZT, K1, 3000);
     fx_fund(f, KZT, KC1, 1000);
@@ -1562,12 +1508,8 @@ static void test_bug_reopen_after_close(void **state) {
     assert_int_equal(rc, ORTAK_OK);
 }
 
-/*
- * BUG: a state holding a payment refused for its method (ORTAK_METHOD_INVALID, method 2) cannot be reopened. The
- * refusal is recorded with the method as submitted, and the decoder rejects any method above ORTAK_METHOD_NET.
- * Expected: ORTAK_OK and the same hash. Actual: ORTAK_CORRUPT.
- */
-static void test_bug_reopen_after_method_refused(void **state) {
+/* A state holding a payment refused for its method (recorded with method 2, as submitted) reopens. */
+static void test_reopen_after_method_refused(void **state) {
     struct fx *f = *state;
     struct ortak_cmd c = net_pay(fx_t(f), 1, K1, K2, 100);
     c.u.payment.method = 2;
@@ -2170,16 +2112,14 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_periodic, setup_periodic, teardown),
         cmocka_unit_test_setup_teardown(test_periodic_after_chain, setup_periodic, teardown),
         cmocka_unit_test_setup_teardown(test_suspended, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unsettled_creditor_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_close_in_open_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsettled_transfers_full, setup_few_transfers, teardown),
         cmocka_unit_test_setup_teardown(test_gross_and_net, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_mid_window, setup_periodic, teardown),
-        cmocka_unit_test_setup_teardown(test_bug_close_refused_with_room_for_its_transfers, setup_few_transfers,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_bug_reopen_after_close, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bug_reopen_after_method_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bug_debtor_account_closed_blocks_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_fits_sources_plus_sinks_minus_one, setup_few_transfers, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_after_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_after_method_refused, setup, teardown),
     };
     const struct CMUnitTest property[] = {
         cmocka_unit_test(test_property_seed1),
