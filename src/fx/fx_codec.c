@@ -1,7 +1,7 @@
 /*
  * FX: queries, and the canonical state encoding and its loader.
  *
- * Encoding (docs/ledger.md, section 9): the rate publication counter and the live rates in their array order
+ * Encoding (docs/ledger.md, section 7): the rate publication counter and the live rates in their array order
  * (provider | base << 32 | quote << 48, bid, ask, maximum, validity end, publication number); then the quotes in
  * creation order (id, payer's and payee's account ids, amount, ttl_s | fixed << 32, payment id, source and target
  * amounts, rate, creation and expiry times, provider | provider's source account << 32, provider's target

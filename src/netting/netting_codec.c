@@ -1,7 +1,7 @@
 /*
  * Net settlement: queries, and the canonical state encoding and its loader.
  *
- * Encoding (docs/ledger.md, section 8): per currency, the open window's id and opening time, then the last
+ * Encoding (docs/ledger.md, section 9): per currency, the open window's id and opening time, then the last
  * closed window (id, opening and closing times, payments, participants, gross and moved values); then the rows
  * of those last reports: their count, and per row the account index, the window id, the counts, sent, received
  * and the part paid from collateral. The open windows' sums are not encoded: they are rebuilt from the accepted
