@@ -173,6 +173,8 @@ static void dump_command(const struct ortak_cmd *c, bool json) {
                ortak_u128_hex(c->u.payment.id, x), ortak_u128_hex(c->u.payment.debit_account_id, a),
                ortak_u128_hex(c->u.payment.credit_account_id, b), (unsigned long long)c->u.payment.amount,
                ortak_priority_name(c->u.payment.priority), c->u.payment.method == ORTAK_METHOD_NET ? "net" : "gross");
+        if (c->u.payment.quote_id)
+            printf(json ? ",\"quote\":\"%s\"" : " quote %s", ortak_u128_hex(c->u.payment.quote_id, x));
         break;
     case ORTAK_CMD_PAYMENT_CANCEL:
     case ORTAK_CMD_PAYMENT_PRIORITY:
@@ -189,6 +191,23 @@ static void dump_command(const struct ortak_cmd *c, bool json) {
                c->u.gridlock.currency[0] ? c->u.gridlock.currency : (json ? "" : "all"));
         break;
     case ORTAK_CMD_NET_CLOSE: printf(json ? ",\"currency\":\"%s\"" : " currency %s", c->u.net_close.currency); break;
+    case ORTAK_CMD_FX_RATE_SET: {
+        const struct ortak_fx_rate *r = &c->u.fx_rate;
+        printf(json ? ",\"provider\":\"%s\",\"base\":\"%s\",\"quote\":\"%s\",\"bid\":%llu,\"ask\":%llu,\"max\":%llu,"
+                      "\"withdraw\":%u"
+                    : " provider %s pair %s/%s bid %llu ask %llu max %llu withdraw %u",
+               r->provider, r->base, r->quote, (unsigned long long)r->bid, (unsigned long long)r->ask,
+               (unsigned long long)r->max_amount, r->withdraw);
+        break;
+    }
+    case ORTAK_CMD_FX_QUOTE: {
+        const struct ortak_fx_quote_request *q = &c->u.fx_quote;
+        printf(json ? ",\"id\":\"%s\",\"debit\":\"%s\",\"credit\":\"%s\",\"amount\":%llu,\"fixed\":\"%s\""
+                    : " id %s debit %s credit %s amount %llu fixed %s",
+               ortak_u128_hex(q->id, x), ortak_u128_hex(q->debit_account_id, a),
+               ortak_u128_hex(q->credit_account_id, b), (unsigned long long)q->amount, q->fixed ? "target" : "source");
+        break;
+    }
     case ORTAK_CMD_ACCOUNT_CLOSE:
     case ORTAK_CMD_CREDIT_LINE_SET:
     case ORTAK_CMD_RESERVE_SET:
