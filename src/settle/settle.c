@@ -145,12 +145,10 @@ static bool queued_at_or_above(const struct stl_queue *q, uint8_t pr) {
 
 /* ---- events and endings ------------------------------------------------------------------------------------ */
 
-static struct ortak_event *payment_event(struct ortak__out *out, struct ortak_ledger *l, const struct stl_payment *p,
-                                         uint32_t kind) {
+static struct ortak_event *payment_event(struct ortak__out *out, const struct stl_payment *p, uint32_t kind) {
     struct ortak_event *ev = ortak__event_push(out, kind);
     ev->id = p->p.id;
     ev->ref = p->p.uetr;
-    (void)l;
     ev->debit_account_id = p->p.debit_account_id;
     ev->credit_account_id = p->p.credit_account_id; /* the payee's, also for a cross-currency payment */
     ev->amount = (int64_t)p->p.amount;
@@ -168,7 +166,7 @@ void ortak__settle_payment_end(struct ortak_settle *s, struct ortak_ledger *l, u
     uint32_t kind = state == ORTAK_PAYMENT_SETTLED     ? ORTAK_EV_PAYMENT_SETTLED
                     : state == ORTAK_PAYMENT_CANCELLED ? ORTAK_EV_PAYMENT_CANCELLED
                                                        : ORTAK_EV_PAYMENT_REJECTED;
-    payment_event(out, l, p, kind)->status = (uint32_t)rc;
+    payment_event(out, p, kind)->status = (uint32_t)rc;
 }
 
 struct ortak_transfer ortak__settle_payment_transfer(const struct ortak_ledger *l, const struct stl_payment *p) {
@@ -418,7 +416,7 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
         rec->state = ORTAK_PAYMENT_ACCEPTED;
         rec->window = ortak__netting_window_id(s->netting, l->accounts[dr].currency);
         ortak__netting_add(s->netting, s, l, x);
-        payment_event(out, l, rec, ORTAK_EV_PAYMENT_ACCEPTED)->status = (uint32_t)rec->window;
+        payment_event(out, rec, ORTAK_EV_PAYMENT_ACCEPTED)->status = (uint32_t)rec->window;
         return;
     }
     if (rc == ORTAK_OK || rc == ORTAK_INSUFFICIENT_FUNDS) { /* accepted: it settles now or queues */
@@ -440,7 +438,7 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
     rec->state = ORTAK_PAYMENT_QUEUED;
     queue_link(s, l, x, false);
     if (rec->due_ns) ortak__settle_deadline_push(s, x);
-    payment_event(out, l, rec, ORTAK_EV_PAYMENT_QUEUED)->status = rec->priority;
+    payment_event(out, rec, ORTAK_EV_PAYMENT_QUEUED)->status = rec->priority;
     r->flags = ORTAK_RESULT_QUEUED;
 }
 
@@ -474,7 +472,7 @@ ortak_rc ortak__settle_priority(struct ortak_settle *s, struct ortak_ledger *l, 
     queue_unlink(s, l, x);
     p->priority = c->priority;
     queue_link(s, l, x, false);
-    struct ortak_event *ev = payment_event(out, l, p, ORTAK_EV_PAYMENT_PRIORITY);
+    struct ortak_event *ev = payment_event(out, p, ORTAK_EV_PAYMENT_PRIORITY);
     ev->status = p->priority;
     ev->amount_old = old;
     ortak__ledger_note_rise(l, p->debit);
@@ -488,7 +486,7 @@ ortak_rc ortak__settle_move(struct ortak_settle *s, struct ortak_ledger *l, cons
     if (rc != ORTAK_OK) return rc;
     queue_unlink(s, l, x);
     queue_link(s, l, x, c->to_head != 0);
-    payment_event(out, l, &s->payments[x], ORTAK_EV_PAYMENT_MOVED)->status = c->to_head != 0;
+    payment_event(out, &s->payments[x], ORTAK_EV_PAYMENT_MOVED)->status = c->to_head != 0;
     ortak__ledger_note_rise(l, s->payments[x].debit);
     return ORTAK_OK;
 }
