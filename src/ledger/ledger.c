@@ -176,12 +176,12 @@ ortak_rc ortak__ledger_participant_set_status(struct ortak_ledger *l, const stru
     if (l->participant_status[idx] == ORTAK_PARTICIPANT_CLOSED) return ORTAK_STATUS_INVALID; /* closing is final */
     l->participant_status[idx] = c->status;
     if (c->status == ORTAK_PARTICIPANT_ACTIVE) {
-        /* Its queued payments may settle again: report its settlement accounts as if their liquidity rose. */
-        for (uint32_t cur = 0; cur < l->currency_count; cur++) {
-            uint32_t a;
-            if (ortak_idmap_get(&l->owner_map, ortak__owner_key(idx, cur, ORTAK_ACCOUNT_SETTLEMENT), &a))
-                ortak__ledger_note_rise(l, a);
-        }
+        /*
+         * Queued payments it sends, and those others send it (a queue's head waits while its payee is suspended),
+         * may settle again: report every watched account as if its liquidity rose. Reactivations are rare; the
+         * release that follows stops at each head that still cannot go.
+         */
+        for (uint32_t a = 0; a < l->account_count; a++) ortak__ledger_note_rise(l, a);
     }
     struct ortak_event *ev = ortak__event_push(out, ORTAK_EV_PARTICIPANT_STATUS);
     event_bic(ev, p->bic);
