@@ -49,6 +49,8 @@ static void small_config(struct ortak_config *c) {
     c->limits.history_max = 256;
     c->limits.batch_max = 64;
     c->limits.payments_max = 16;
+    c->limits.quotes_max = 16;
+    c->limits.fx_rates_max = 16;
 }
 
 static struct ortak_cmd participant(uint64_t ts, const char *bic, uint8_t role) {
