@@ -285,9 +285,15 @@ void ortak__fx_quote(struct ortak_fx *fx, struct ortak_ledger *l, const struct o
 
 /* ---- payments carrying a quote ----------------------------------------------------------------------------- */
 
-bool ortak__fx_hold_usable(const struct ortak_fx *fx, const struct ortak_ledger *l, uint32_t quote, ortak_time_ns now) {
-    return ortak__ledger_pending_usable(l, ortak__fx_system_id(FX_ID_HOLD, quote), now) &&
-           fx->quotes[quote].expires_ns > now;
+ortak_rc ortak__fx_target_leg_check(const struct ortak_fx *fx, const struct ortak_ledger *l, uint32_t quote,
+                                    ortak_time_ns now) {
+    const struct fx_quote *q = &fx->quotes[quote];
+    if (!ortak__ledger_pending_usable(l, ortak__fx_system_id(FX_ID_HOLD, quote), now) || q->expires_ns <= now)
+        return ORTAK_QUOTE_EXPIRED;
+    /* The post of a hold checks no participant: a payee suspended or closed since the quote receives nothing. */
+    if (l->participant_status[l->accounts[q->payee].participant] != ORTAK_PARTICIPANT_ACTIVE)
+        return ORTAK_PARTICIPANT_NOT_ACTIVE;
+    return ORTAK_OK;
 }
 
 ortak_rc ortak__fx_quote_check(const struct ortak_fx *fx, const struct ortak_ledger *l, ortak_u128 id, uint32_t dr,
@@ -299,7 +305,8 @@ ortak_rc ortak__fx_quote_check(const struct ortak_fx *fx, const struct ortak_led
     if (q->payer != dr) return ORTAK_QUOTE_OTHER_PAYER;
     if (q->req.credit_account_id != credit_id || q->source_amount != amount) return ORTAK_QUOTE_MISMATCH;
     if (q->payment_id != 0) return ORTAK_QUOTE_USED;
-    if (!ortak__fx_hold_usable(fx, l, x, now)) return ORTAK_QUOTE_EXPIRED;
+    ortak_rc rc = ortak__fx_target_leg_check(fx, l, x, now);
+    if (rc != ORTAK_OK) return rc;
     *quote = x;
     *provider_source = q->provider_source;
     *expires_ns = q->expires_ns;

@@ -66,7 +66,8 @@ void ortak__fx_quote(struct ortak_fx *fx, struct ortak_ledger *l, const struct o
 
 /*
  * A payment carrying quote `id`, from account `dr` for `amount` to account id `credit_id`: checks that it may
- * carry it (ORTAK_QUOTE_NOT_FOUND, _OTHER_PAYER, _MISMATCH, _USED, _EXPIRED) and gives the quote's index, the
+ * carry it (ORTAK_QUOTE_NOT_FOUND, _OTHER_PAYER, _MISMATCH, _USED, _EXPIRED, ORTAK_PARTICIPANT_NOT_ACTIVE for a
+ * payee no longer active) and gives the quote's index, the
  * provider's source-currency account (the payment's leg in the payer's currency goes there) and its expiry.
  */
 ortak_rc ortak__fx_quote_check(const struct ortak_fx *fx, const struct ortak_ledger *l, ortak_u128 id, uint32_t dr,
@@ -76,8 +77,12 @@ ortak_rc ortak__fx_quote_check(const struct ortak_fx *fx, const struct ortak_led
 void ortak__fx_quote_bind(struct ortak_fx *fx, uint32_t quote, ortak_u128 payment_id);
 /* The target leg of quote `quote`: the post of its hold. */
 struct ortak_transfer ortak__fx_post(const struct ortak_fx *fx, uint32_t quote);
-/* Whether quote `quote`'s hold can still be posted at `now`. */
-bool ortak__fx_hold_usable(const struct ortak_fx *fx, const struct ortak_ledger *l, uint32_t quote, ortak_time_ns now);
+/*
+ * Whether quote `quote`'s target leg can be booked at `now`: ORTAK_OK; ORTAK_QUOTE_EXPIRED (its hold expired, or its
+ * expiry time has come); ORTAK_PARTICIPANT_NOT_ACTIVE (the payee's participant is suspended or closed).
+ */
+ortak_rc ortak__fx_target_leg_check(const struct ortak_fx *fx, const struct ortak_ledger *l, uint32_t quote,
+                                    ortak_time_ns now);
 /* Releases quote `quote`'s hold if it is still open (its payment was cancelled or rejected). */
 void ortak__fx_release(struct ortak_fx *fx, struct ortak_ledger *l, uint32_t quote, struct ortak__out *out);
 

@@ -203,12 +203,21 @@ static ortak_rc try_settle(struct ortak_settle *s, struct ortak_ledger *l, uint3
     struct stl_payment *p = &s->payments[x];
     if (ortak__ledger_available(l, p->debit, p->priority <= ORTAK_PRIORITY_URGENT) < (ortak_i128)p->p.amount)
         return ORTAK_INSUFFICIENT_FUNDS;
+    if (p->quote != NONE) {
+        ortak_rc rc = ortak__fx_target_leg_check(s->fx, l, p->quote, out->now);
+        if (rc != ORTAK_OK) return rc;
+    }
     return ortak__settle_book(s, l, x, 0, out);
 }
 
-/* Waiting can cure only a lack of liquidity or a suspended participant; anything else ends the payment. */
+/*
+ * Waiting can cure only a lack of liquidity or a suspended participant; anything else ends the payment. A quote
+ * whose expiry came inside a linked chain (where nothing expires) waits too: its deadline rejects the payment
+ * with SETTLEMENT_TIMEOUT as soon as engine time is next processed.
+ */
 static bool rc_worth_waiting(ortak_rc rc) {
-    return rc == ORTAK_INSUFFICIENT_FUNDS || rc == ORTAK_PARTICIPANT_NOT_ACTIVE || rc == ORTAK_TRANSFERS_FULL;
+    return rc == ORTAK_INSUFFICIENT_FUNDS || rc == ORTAK_PARTICIPANT_NOT_ACTIVE || rc == ORTAK_TRANSFERS_FULL ||
+           rc == ORTAK_QUOTE_EXPIRED;
 }
 
 /* ---- release ----------------------------------------------------------------------------------------------- */
@@ -254,7 +263,7 @@ bool ortak__settle_settleable(const struct ortak_settle *s, struct ortak_ledger 
               l->participant_status[d->participant] == ORTAK_PARTICIPANT_ACTIVE &&
               l->participant_status[c->participant] == ORTAK_PARTICIPANT_ACTIVE;
     /* A cross-currency payment also needs its quote's hold (the other leg), which its deadline keeps alive. */
-    if (ok && y->quote != NONE && !ortak__fx_hold_usable(s->fx, l, y->quote, now)) return false;
+    if (ok && y->quote != NONE && ortak__fx_target_leg_check(s->fx, l, y->quote, now) != ORTAK_OK) return false;
 #ifdef ORTAK_DEBUG
     struct ortak_transfer t = ortak__settle_payment_transfer(l, y);
     ortak__ledger_waive_funds(l, true);
