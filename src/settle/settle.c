@@ -203,6 +203,7 @@ static ortak_rc try_settle(struct ortak_settle *s, struct ortak_ledger *l, uint3
     struct stl_payment *p = &s->payments[x];
     if (ortak__ledger_available(l, p->debit, p->priority <= ORTAK_PRIORITY_URGENT) < (ortak_i128)p->p.amount)
         return ORTAK_INSUFFICIENT_FUNDS;
+    if (p->due_ns != 0 && p->due_ns <= out->now) return ORTAK_SETTLEMENT_TIMEOUT; /* came due inside a chain */
     if (p->quote != NONE) {
         ortak_rc rc = ortak__fx_target_leg_check(s->fx, l, p->quote, out->now);
         if (rc != ORTAK_OK) return rc;
@@ -211,13 +212,14 @@ static ortak_rc try_settle(struct ortak_settle *s, struct ortak_ledger *l, uint3
 }
 
 /*
- * Waiting can cure only a lack of liquidity or a suspended participant; anything else ends the payment. A quote
- * whose expiry came inside a linked chain (where nothing expires) waits too: its deadline rejects the payment
- * with SETTLEMENT_TIMEOUT as soon as engine time is next processed.
+ * Waiting can cure only a lack of liquidity or a suspended participant; anything else ends the payment. A payment
+ * that came due inside a linked chain (whose members move time on but process no deadline), by its latest time or
+ * its quote's expiry, waits too: its deadline rejects it with SETTLEMENT_TIMEOUT as soon as engine time is next
+ * processed.
  */
 static bool rc_worth_waiting(ortak_rc rc) {
     return rc == ORTAK_INSUFFICIENT_FUNDS || rc == ORTAK_PARTICIPANT_NOT_ACTIVE || rc == ORTAK_TRANSFERS_FULL ||
-           rc == ORTAK_QUOTE_EXPIRED;
+           rc == ORTAK_QUOTE_EXPIRED || rc == ORTAK_SETTLEMENT_TIMEOUT;
 }
 
 /* ---- release ----------------------------------------------------------------------------------------------- */
@@ -263,6 +265,7 @@ bool ortak__settle_settleable(const struct ortak_settle *s, struct ortak_ledger 
               l->participant_status[d->participant] == ORTAK_PARTICIPANT_ACTIVE &&
               l->participant_status[c->participant] == ORTAK_PARTICIPANT_ACTIVE;
     /* A cross-currency payment also needs its quote's hold (the other leg), which its deadline keeps alive. */
+    if (ok && y->due_ns != 0 && y->due_ns <= now) return false; /* came due inside a chain: its deadline ends it */
     if (ok && y->quote != NONE && ortak__fx_target_leg_check(s->fx, l, y->quote, now) != ORTAK_OK) return false;
 #ifdef ORTAK_DEBUG
     struct ortak_transfer t = ortak__settle_payment_transfer(l, y);
