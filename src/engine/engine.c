@@ -60,24 +60,11 @@ ortak_rc ortak_engine_open(const struct ortak_config *cfg, struct ortak_engine *
     uint64_t cap = events_cap_for(&cfg->limits, cfg->currency_count);
     e->events_cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
     e->events = ortak__calloc_array(e->events_cap, sizeof *e->events);
-    if (!e->events || ortak__ledger_init(&e->ledger, cfg) != 0) {
-        free(e->events);
-        free(e);
-        return ORTAK_NOMEM;
-    }
-    if (ortak__settle_init(&e->settle, &e->ledger, cfg) != 0) {
-        ortak__ledger_free(&e->ledger);
-        free(e->events);
-        free(e);
-        return ORTAK_NOMEM;
-    }
-    if (ortak__netting_init(&e->netting, &e->ledger, cfg) != 0 || ortak__fx_init(&e->fx, &e->ledger, cfg) != 0) {
-        ortak__fx_free(&e->fx);
-        ortak__netting_free(&e->netting);
-        ortak__settle_free(&e->settle);
-        ortak__ledger_free(&e->ledger);
-        free(e->events);
-        free(e);
+    /* Each module frees what it took when it fails, and every _free is safe on a zeroed module: close all. */
+    if (!e->events || ortak__ledger_init(&e->ledger, cfg) != 0 ||
+        ortak__settle_init(&e->settle, &e->ledger, cfg) != 0 ||
+        ortak__netting_init(&e->netting, &e->ledger, cfg) != 0 || ortak__fx_init(&e->fx, &e->ledger, cfg) != 0) {
+        ortak_engine_close(e);
         return ORTAK_NOMEM;
     }
     e->settle.netting = &e->netting;
