@@ -1600,35 +1600,16 @@ static void test_journal_commands(void **state) {
     free(buf);
 }
 
-struct buf {
-    unsigned char *data;
-    size_t len, cap;
-};
-
-static void buf_sink(void *ctx, const void *data, size_t len) {
-    struct buf *b = ctx;
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len) cap *= 2;
-        unsigned char *p = realloc(b->data, cap);
-        assert_non_null(p);
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-}
-
 /* Encodes `e` and opens a new engine from the bytes: its result code, and the engine in *out when ORTAK_OK. */
 static ortak_rc reopen_rc(const struct ortak_engine *e, struct ortak_engine **out) {
-    struct buf b = {0};
-    ortak_engine_encode(e, buf_sink, &b);
+    struct tu_buf b = {0};
+    ortak_engine_encode(e, tu_buf_sink, &b);
     struct ortak_config cfg = *ortak_engine_config(e);
     ortak_rc rc = ortak_engine_open_state(&cfg, b.data, b.len, out);
     if (rc == ORTAK_OK) {
         /* The same hash, the same time, and the bytes round-trip exactly. */
-        struct buf b2 = {0};
-        ortak_engine_encode(*out, buf_sink, &b2);
+        struct tu_buf b2 = {0};
+        ortak_engine_encode(*out, tu_buf_sink, &b2);
         assert_int_equal(b2.len, b.len);
         assert_memory_equal(b2.data, b.data, b.len);
         free(b2.data);

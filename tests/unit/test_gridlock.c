@@ -1481,29 +1481,10 @@ static void apply_all(struct ortak_engine *const *e, uint32_t k, const struct or
     }
 }
 
-struct buf {
-    unsigned char *data;
-    size_t len, cap;
-};
-
-static void buf_sink(void *ctx, const void *data, size_t len) {
-    struct buf *b = ctx;
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len) cap *= 2;
-        unsigned char *p = realloc(b->data, cap);
-        assert_non_null(p);
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-}
-
 /* Encodes `e` and opens a new engine from the bytes: the same hash. */
 static struct ortak_engine *reopen(const struct ortak_engine *e) {
-    struct buf b = {0};
-    ortak_engine_encode(e, buf_sink, &b);
+    struct tu_buf b = {0};
+    ortak_engine_encode(e, tu_buf_sink, &b);
     struct ortak_config cfg = *ortak_engine_config(e);
     struct ortak_engine *r = NULL;
     assert_int_equal(ortak_engine_open_state(&cfg, b.data, b.len, &r), ORTAK_OK);

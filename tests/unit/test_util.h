@@ -8,6 +8,7 @@
 #ifndef ORTAK_TEST_UTIL_H
 #define ORTAK_TEST_UTIL_H
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "ortak/engine.h"
@@ -173,6 +174,27 @@ static inline struct ortak_cmd tu_cutoff(ortak_time_ns ts, uint8_t mask, uint8_t
     c.u.cutoff.priorities = mask;
     c.u.cutoff.open = open;
     return c;
+}
+
+/* A growing byte buffer, an ortak_sink_fn target for ortak_engine_encode. A test cannot go on without memory, so
+ * running out aborts. */
+struct tu_buf {
+    unsigned char *data;
+    size_t len, cap;
+};
+
+static inline void tu_buf_sink(void *ctx, const void *data, size_t len) {
+    struct tu_buf *b = ctx;
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len) cap *= 2;
+        unsigned char *p = realloc(b->data, cap);
+        if (!p) abort();
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
 }
 
 #endif
