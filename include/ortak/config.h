@@ -20,6 +20,7 @@
  *   gridlock_budget = 2000000        ; work budget of one bypass run, per currency
  *   [fx]
  *   quote_ttl_s = 600                ; seconds an FX quote stays firm by default
+ *   fee_ppm = 0                      ; the operator's fee on a PvP payment, in ppm of what the payer converts
  *
  * The product's default configuration is itself such a text (ortak_config_default_ini), so what runs by
  * default is exactly what an operator could have written.
@@ -48,6 +49,7 @@ enum ortak_gridlock_mode { ORTAK_GRIDLOCK_FIFO = 1, ORTAK_GRIDLOCK_BYPASS = 2 };
 #define ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT UINT64_C(86400000) /* one day */
 #define ORTAK_NET_WINDOW_MS_LIMIT UINT64_C(86400000)        /* one day */
 #define ORTAK_QUOTE_TTL_S_LIMIT 86400u                      /* one day */
+#define ORTAK_FX_FEE_PPM_LIMIT 100000u                      /* 10% */
 #define ORTAK_GRIDLOCK_BUDGET_LIMIT UINT64_C(1000000000000)
 /* Finishes bypass's local search many times over on 200 queued payments, in 10-20 ms (docs/settlement.md). */
 #define ORTAK_GRIDLOCK_BUDGET_DEFAULT UINT64_C(2000000)
@@ -58,6 +60,7 @@ struct ortak_settlement_config {
     uint64_t gridlock_interval_ms; /* 0..ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT; 0 = no periodic runs */
     uint64_t gridlock_budget;      /* 1..ORTAK_GRIDLOCK_BUDGET_LIMIT */
     uint32_t quote_ttl_s; /* [fx] quote_ttl_s: default seconds a quote stays firm, 1..ORTAK_QUOTE_TTL_S_LIMIT */
+    uint32_t fx_fee_ppm;  /* [fx] fee_ppm: the operator's fee on a PvP payment, ppm of its source amount */
 };
 
 struct ortak_config {

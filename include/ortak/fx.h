@@ -27,6 +27,10 @@
  * latest settlement time, and takes part in FIFO release, offsetting and gridlock resolution as a payment to the
  * provider (its target leg is covered by the hold). Cancelled or rejected, its hold is released. A quote's hold
  * ends exactly once: posted, released, or expired.
+ *
+ * Fee. With [fx] fee_ppm set, a quote adds the operator's fee, ceil(source x fee_ppm / 10^6) in the source
+ * currency, paid by the payer (its payment is for source + fee) to the operator's settlement account as a third
+ * member of the chain.
  */
 #ifndef ORTAK_FX_H
 #define ORTAK_FX_H
@@ -71,7 +75,8 @@ struct ortak_fx_quote_info {
     struct ortak_fx_quote_request req;
     char provider[12];
     char source[4], target[4];
-    uint64_t source_amount; /* what the payer pays */
+    uint64_t source_amount; /* what the provider receives from the payer */
+    uint64_t fee_amount;    /* the operator's fee, in the source currency: the payer pays source + fee */
     uint64_t target_amount; /* what the payee receives */
     uint64_t rate;          /* the rate applied (bid or ask, x 10^9, quote units per base unit) */
     ortak_time_ns created_ns, expires_ns;

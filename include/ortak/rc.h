@@ -84,7 +84,7 @@
     X(NET_CAP_ABOVE_COLLATERAL, 68, "NARR", "a net debit cap must not exceed the collateral held")                     \
     X(NET_CAP_IN_USE, 69, "NARR", "a net debit cap cannot be lowered below the open window's net debit")               \
     X(NET_WINDOW_CLOSED, 70, "TM01", "net settlement is closed for the day (the normal cut-off has passed)")           \
-    X(NET_WINDOW_UNSETTLED, 71, "NARR", "the net window could not settle (an account is closed); it stays open")       \
+    X(NET_WINDOW_UNSETTLED, 71, "NARR", "the net window could not settle (no room for its transfers); it stays open")  \
     X(WINDOW_NOT_FOUND, 72, "", "no such net window (only the open one and the last closed are kept)")                 \
     X(QUOTE_NOT_FOUND, 73, "", "FX quote not found")                                                                   \
     X(QUOTE_EXISTS_DIFFERENT, 74, "DUPL", "FX quote id already exists with different fields")                          \
@@ -101,7 +101,8 @@
     X(QUOTES_FULL, 85, "", "limit reached: FX quotes")                                                                 \
     X(FX_RATES_FULL, 86, "", "limit reached: FX rates")                                                                \
     X(QUOTE_ID_INVALID, 87, "", "FX quote id must not be 0 or in the system's id space")                               \
-    X(QUOTE_REQUEST_INVALID, 88, "NARR", "FX quote request invalid: fixed side unknown or time to live too long")
+    X(QUOTE_REQUEST_INVALID, 88, "NARR", "FX quote request invalid: fixed side unknown or time to live too long")      \
+    X(FX_FEE_ACCOUNT_MISSING, 89, "NARR", "an FX fee is set but no active operator has an account in the currency")
 
 enum ortak_rc {
 #define ORTAK_RC_ENUM(name, num, iso, msg) ORTAK_##name = num,

@@ -47,6 +47,8 @@ static const char default_ini[] =
     "[fx]\n"
     "; Seconds an FX quote stays firm (its provider's liquidity held) unless the request asks for less or more.\n"
     "quote_ttl_s = 600\n"
+    "; The operator's fee on a payment versus payment, in millionths of what the payer converts (0 = none).\n"
+    "fee_ppm = 0\n"
     "\n"
     "[currency AZN]\n"
     "numeric = 944\n"
@@ -272,13 +274,18 @@ static int config_ini_handler(void *user, const char *section, const char *name,
     if (strcmp(section, "limits") == 0) return parse_limit(st, name, v);
     if (strcmp(section, "settlement") == 0) return parse_settlement(st, name, v);
     if (strcmp(section, "fx") == 0) {
-        uint64_t ttl;
-        if (strcmp(name, "quote_ttl_s") == 0 && ortak_slice_parse_u64(v, ORTAK_QUOTE_TTL_S_LIMIT, &ttl) && ttl > 0) {
-            st->c->settlement.quote_ttl_s = (uint32_t)ttl;
+        uint64_t n;
+        if (strcmp(name, "quote_ttl_s") == 0 && ortak_slice_parse_u64(v, ORTAK_QUOTE_TTL_S_LIMIT, &n) && n > 0) {
+            st->c->settlement.quote_ttl_s = (uint32_t)n;
             return 1;
         }
-        fail(st->err, st->err_cap, "[fx] unknown key, or quote_ttl_s not a whole number from 1 to %u: %s = %s",
-             (unsigned)ORTAK_QUOTE_TTL_S_LIMIT, name, value);
+        if (strcmp(name, "fee_ppm") == 0 && ortak_slice_parse_u64(v, ORTAK_FX_FEE_PPM_LIMIT, &n)) {
+            st->c->settlement.fx_fee_ppm = (uint32_t)n;
+            return 1;
+        }
+        fail(st->err, st->err_cap,
+             "[fx] unknown key, or quote_ttl_s not from 1 to %u, or fee_ppm not from 0 to %u: %s = %s",
+             (unsigned)ORTAK_QUOTE_TTL_S_LIMIT, (unsigned)ORTAK_FX_FEE_PPM_LIMIT, name, value);
         return 0;
     }
     if (strncmp(section, "currency ", 9) == 0) return parse_currency(st, section, name, v);
@@ -407,7 +414,7 @@ ortak_rc ortak_config_check(const struct ortak_config *c, char *err, size_t err_
     if ((set->gridlock_mode != ORTAK_GRIDLOCK_FIFO && set->gridlock_mode != ORTAK_GRIDLOCK_BYPASS) ||
         set->gridlock_interval_ms > ORTAK_GRIDLOCK_INTERVAL_MS_LIMIT || set->gridlock_budget == 0 ||
         set->gridlock_budget > ORTAK_GRIDLOCK_BUDGET_LIMIT || set->quote_ttl_s == 0 ||
-        set->quote_ttl_s > ORTAK_QUOTE_TTL_S_LIMIT) {
+        set->quote_ttl_s > ORTAK_QUOTE_TTL_S_LIMIT || set->fx_fee_ppm > ORTAK_FX_FEE_PPM_LIMIT) {
         fail(err, err_cap, "[settlement] or [fx]: a setting is out of range");
         return ORTAK_CONFIG_INVALID;
     }

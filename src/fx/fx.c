@@ -26,6 +26,7 @@ int ortak__fx_init(struct ortak_fx *fx, const struct ortak_ledger *l, const stru
     fx->rates_max = cfg->limits.fx_rates_max;
     fx->quotes_max = cfg->limits.quotes_max;
     fx->quote_ttl_s = cfg->settlement.quote_ttl_s;
+    fx->fee_ppm = cfg->settlement.fx_fee_ppm;
     fx->rates = ortak__calloc_array(fx->rates_max, sizeof *fx->rates);
     fx->quotes = ortak__calloc_array(fx->quotes_max, sizeof *fx->quotes);
     if (!fx->rates || !fx->quotes || ortak_idmap_init(&fx->map, fx->quotes_max, cfg->hash_seed ^ 0xf0f0) != 0) {
@@ -229,6 +230,32 @@ static ortak_rc best_rate(const struct ortak_fx *fx, const struct ortak_ledger *
     return ORTAK_FX_NO_LIQUIDITY;
 }
 
+/*
+ * The operator's fee on a quote's source amount: fee_ppm millionths, rounded up (the payer pays the fraction),
+ * paid to the first active operator (in admission order) with an open settlement account in the source currency.
+ * ORTAK_OK (the fee is 0 only when no fee is set: rounded up, any fee_ppm charges at least one minor unit),
+ * ORTAK_FX_FEE_ACCOUNT_MISSING, or ORTAK_AMOUNT_OVERFLOW when source and fee together exceed an amount.
+ */
+static ortak_rc fee_for(const struct ortak_fx *fx, const struct ortak_ledger *l, uint32_t source_currency,
+                        struct fx_quote *quote) {
+    quote->fee = 0;
+    quote->fee_account = NONE;
+    if (fx->fee_ppm == 0) return ORTAK_OK;
+    ortak_u128 prod = (ortak_u128)quote->source_amount * fx->fee_ppm;
+    quote->fee = (uint64_t)(prod / 1000000 + (prod % 1000000 != 0));
+    if (quote->fee > ORTAK_AMOUNT_MAX - quote->source_amount) return ORTAK_AMOUNT_OVERFLOW;
+    for (uint32_t p = 0; p < l->participant_count; p++) {
+        if (l->participants[p].role != ORTAK_ROLE_OPERATOR || l->participant_status[p] != ORTAK_PARTICIPANT_ACTIVE)
+            continue;
+        uint32_t a = settlement_account(l, p, source_currency);
+        if (account_open(l, a)) {
+            quote->fee_account = a;
+            return ORTAK_OK;
+        }
+    }
+    return ORTAK_FX_FEE_ACCOUNT_MISSING;
+}
+
 void ortak__fx_quote(struct ortak_fx *fx, struct ortak_ledger *l, const struct ortak_fx_quote_request *q,
                      struct ortak__out *out, struct ortak_result *r) {
     uint32_t x, dr, cr;
@@ -245,6 +272,7 @@ void ortak__fx_quote(struct ortak_fx *fx, struct ortak_ledger *l, const struct o
     struct fx_quote quote = {.req = *q, .created_ns = out->now};
     ortak_rc rc = request_check(l, q, &dr, &cr);
     if (rc == ORTAK_OK) rc = best_rate(fx, l, q, dr, cr, out->now, &quote);
+    if (rc == ORTAK_OK) rc = fee_for(fx, l, l->accounts[dr].currency, &quote);
     if (rc == ORTAK_OK && fx->quote_count >= fx->quotes_max) rc = ORTAK_QUOTES_FULL;
     if (rc != ORTAK_OK) {
         r->rc = rc;
@@ -293,6 +321,11 @@ ortak_rc ortak__fx_target_leg_check(const struct ortak_fx *fx, const struct orta
     /* The post of a hold checks no participant: a payee suspended or closed since the quote receives nothing. */
     if (l->participant_status[l->accounts[q->payee].participant] != ORTAK_PARTICIPANT_ACTIVE)
         return ORTAK_PARTICIPANT_NOT_ACTIVE;
+    if (q->fee_account != NONE) { /* the fee leg: booked with the chain, checked here as the queue's payee is not */
+        if (!account_open(l, q->fee_account)) return ORTAK_ACCOUNT_CLOSED;
+        if (l->participant_status[l->accounts[q->fee_account].participant] != ORTAK_PARTICIPANT_ACTIVE)
+            return ORTAK_PARTICIPANT_NOT_ACTIVE;
+    }
     return ORTAK_OK;
 }
 
@@ -303,7 +336,7 @@ ortak_rc ortak__fx_quote_check(const struct ortak_fx *fx, const struct ortak_led
     if (!ortak_idmap_get(&fx->map, id, &x)) return ORTAK_QUOTE_NOT_FOUND;
     const struct fx_quote *q = &fx->quotes[x];
     if (q->payer != dr) return ORTAK_QUOTE_OTHER_PAYER;
-    if (q->req.credit_account_id != credit_id || q->source_amount != amount) return ORTAK_QUOTE_MISMATCH;
+    if (q->req.credit_account_id != credit_id || q->source_amount + q->fee != amount) return ORTAK_QUOTE_MISMATCH;
     if (q->payment_id != 0) return ORTAK_QUOTE_USED;
     ortak_rc rc = ortak__fx_target_leg_check(fx, l, x, now);
     if (rc != ORTAK_OK) return rc;
@@ -326,6 +359,20 @@ struct ortak_transfer ortak__fx_post(const struct ortak_fx *fx, uint32_t quote) 
         .amount = fx->quotes[quote].target_amount,
         .flags = ORTAK_TRANSFER_POST_PENDING,
         .code = 3,
+    };
+}
+
+uint64_t ortak__fx_fee(const struct ortak_fx *fx, uint32_t quote) { return fx->quotes[quote].fee; }
+
+struct ortak_transfer ortak__fx_fee_leg(const struct ortak_fx *fx, const struct ortak_ledger *l, uint32_t quote) {
+    const struct fx_quote *q = &fx->quotes[quote];
+    return (struct ortak_transfer){
+        .id = ortak__fx_system_id(FX_ID_FEE, quote),
+        .debit_account_id = q->req.debit_account_id,
+        .credit_account_id = l->accounts[q->fee_account].id,
+        .user_data = q->req.id,
+        .amount = q->fee,
+        .code = 4, /* an FX fee */
     };
 }
 

@@ -5,7 +5,7 @@
  * (provider | base << 32 | quote << 48, bid, ask, maximum, validity end, publication number); then the quotes in
  * creation order (id, payer's and payee's account ids, amount, ttl_s | fixed << 32, payment id, source and target
  * amounts, rate, creation and expiry times, provider | provider's source account << 32, provider's target
- * account). Account indices of payer and payee follow from their ids; the id map is rebuilt.
+ * account, fee, fee account). Account indices of payer and payee follow from their ids; the id map is rebuilt.
  */
 #include <string.h>
 
@@ -28,6 +28,7 @@ ortak_rc ortak_fx_quote_get(const struct ortak_fx *fx, ortak_u128 id, struct ort
     memcpy(out->source, l->currencies[l->accounts[q->payer].currency].cfg.code, sizeof out->source);
     memcpy(out->target, l->currencies[l->accounts[q->payee].currency].cfg.code, sizeof out->target);
     out->source_amount = q->source_amount;
+    out->fee_amount = q->fee;
     out->target_amount = q->target_amount;
     out->rate = q->rate;
     out->created_ns = q->created_ns;
@@ -102,6 +103,8 @@ void ortak__fx_encode(const struct ortak_fx *fx, ortak_sink_fn sink, void *ctx) 
         ortak__put_u64(&w, q->expires_ns);
         ortak__put_u64(&w, (uint64_t)q->provider | (uint64_t)q->provider_source << 32);
         ortak__put_u64(&w, q->provider_target);
+        ortak__put_u64(&w, q->fee);
+        ortak__put_u64(&w, q->fee_account);
     }
 }
 
@@ -154,13 +157,20 @@ ortak_rc ortak__fx_decode(struct ortak_fx *fx, const struct ortak_ledger *l, str
         q->provider = (uint32_t)v;
         q->provider_source = (uint32_t)(v >> 32);
         q->provider_target = (uint32_t)ortak__get_le(&r, 8);
+        q->fee = ortak__get_le(&r, 8);
+        uint64_t fee_account = ortak__get_le(&r, 8);
+        q->fee_account = (uint32_t)fee_account;
         if (r.bad || ortak__ledger_account_index(l, q->req.debit_account_id, &q->payer) != ORTAK_OK ||
             ortak__ledger_account_index(l, q->req.credit_account_id, &q->payee) != ORTAK_OK ||
             q->provider >= l->participant_count)
             return ORTAK_CORRUPT;
         uint32_t s = l->accounts[q->payer].currency, t = l->accounts[q->payee].currency;
         uint32_t h;
-        if (s == t || !account_is(l, q->provider_source, q->provider, s) ||
+        bool fee_ok = q->fee == 0 ? fee_account == NONE
+                                  : fee_account < l->account_count && l->accounts[fee_account].currency == s &&
+                                        l->accounts[fee_account].kind == ORTAK_ACCOUNT_SETTLEMENT &&
+                                        q->fee <= ORTAK_AMOUNT_MAX - q->source_amount;
+        if (s == t || !fee_ok || !account_is(l, q->provider_source, q->provider, s) ||
             !account_is(l, q->provider_target, q->provider, t) || q->source_amount == 0 || q->target_amount == 0 ||
             q->expires_ns <= q->created_ns ||
             !ortak_idmap_get(&l->transfer_map, ortak__fx_system_id(FX_ID_HOLD, x), &h) ||

@@ -9,7 +9,8 @@
  * changes when the hold expires.
  *
  * System transfer ids (ledger_int.h): a quote's hold, the post of the hold and its void are
- * ORTAK__SYSTEM_ID_PREFIX | kind << 104 | quote index, with kinds 2, 3 and 4 (net settlement uses kind 0).
+ * ORTAK__SYSTEM_ID_PREFIX | kind << 104 | quote index, with kinds 2, 3 and 4, and its payment's fee leg kind 5
+ * (net settlement uses kind 0).
  */
 #ifndef ORTAK_FX_INT_H
 #define ORTAK_FX_INT_H
@@ -36,12 +37,15 @@ struct fx_quote {
     uint32_t payer, payee;    /* account indices */
     uint32_t provider_source; /* the provider's settlement account in the source currency */
     uint32_t provider_target; /* ... in the target currency */
+    uint64_t fee;             /* the operator's fee, in the source currency; 0 = none */
+    uint32_t fee_account;     /* the operator's settlement account in the source currency; UINT32_MAX if no fee */
 };
 
 struct ortak_fx {
     const struct ortak_ledger *ledger; /* for queries */
     uint32_t rates_max, quotes_max;
     uint32_t quote_ttl_s;
+    uint32_t fee_ppm;
     struct fx_rate *rates;
     uint32_t rate_count;
     uint64_t rate_seq;
@@ -50,7 +54,7 @@ struct ortak_fx {
     struct ortak_idmap map;
 };
 
-enum { FX_ID_HOLD = 2, FX_ID_POST = 3, FX_ID_VOID = 4 };
+enum { FX_ID_HOLD = 2, FX_ID_POST = 3, FX_ID_VOID = 4, FX_ID_FEE = 5 };
 static inline ortak_u128 ortak__fx_system_id(uint32_t kind, uint32_t quote) {
     return ORTAK__SYSTEM_ID_PREFIX | (ortak_u128)kind << 104 | quote;
 }
@@ -77,9 +81,14 @@ ortak_rc ortak__fx_quote_check(const struct ortak_fx *fx, const struct ortak_led
 void ortak__fx_quote_bind(struct ortak_fx *fx, uint32_t quote, ortak_u128 payment_id);
 /* The target leg of quote `quote`: the post of its hold. */
 struct ortak_transfer ortak__fx_post(const struct ortak_fx *fx, uint32_t quote);
+/* Quote `quote`'s fee (0 = none), and its fee leg: payer -> operator in the source currency. */
+uint64_t ortak__fx_fee(const struct ortak_fx *fx, uint32_t quote);
+struct ortak_transfer ortak__fx_fee_leg(const struct ortak_fx *fx, const struct ortak_ledger *l, uint32_t quote);
 /*
- * Whether quote `quote`'s target leg can be booked at `now`: ORTAK_OK; ORTAK_QUOTE_EXPIRED (its hold expired, or its
- * expiry time has come); ORTAK_PARTICIPANT_NOT_ACTIVE (the payee's participant is suspended or closed).
+ * Whether quote `quote`'s legs other than the payer's to the provider (which the ledger checks) can be booked at
+ * `now`: ORTAK_OK; ORTAK_QUOTE_EXPIRED (its hold expired, or its expiry time has come); ORTAK_PARTICIPANT_NOT_ACTIVE
+ * (the payee's participant, or the operator taking the fee, is suspended or closed); ORTAK_ACCOUNT_CLOSED (the
+ * operator's fee account).
  */
 ortak_rc ortak__fx_target_leg_check(const struct ortak_fx *fx, const struct ortak_ledger *l, uint32_t quote,
                                     ortak_time_ns now);

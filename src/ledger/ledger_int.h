@@ -221,7 +221,7 @@ ortak_rc ortak__ledger_transfer_book(struct ortak_ledger *l, const struct ortak_
  * outlives the operation.
  */
 /* The longest chain the undo log and the staged postings hold: a batch's, or the settlement modules' own (2). */
-#define LDG_OWN_CHAIN_MAX 2u
+#define LDG_OWN_CHAIN_MAX 3u
 #define LDG_CHAIN_MAX(lim) ((lim)->batch_max > LDG_OWN_CHAIN_MAX ? (lim)->batch_max : LDG_OWN_CHAIN_MAX)
 #define LDG_WAIVE_FUNDS 1u
 #define LDG_WAIVE_STATUS 2u
@@ -240,9 +240,9 @@ static inline bool ortak__id_client_valid(ortak_u128 id) {
 }
 /*
  * Books n (1..LDG_OWN_CHAIN_MAX) transfers of any kind (plain, pending, post, void) as one all-or-nothing chain,
- * for the settlement modules' own bookings (a PvP payment's legs, an FX hold and its release), under the waivers
- * in `waive`. Nothing is recorded when it fails: it returns the first refusal and changes nothing (its events are
- * withdrawn). A payment's id may be used (for the payment's own transfer).
+ * for the settlement modules' own bookings (a PvP payment's legs and fee, an FX hold and its release), under the
+ * waivers in `waive`. Nothing is recorded when it fails: it returns the first refusal and changes nothing (its events
+ * are withdrawn). A payment's id may be used (for the payment's own transfer).
  */
 ortak_rc ortak__ledger_book_own(struct ortak_ledger *l, const struct ortak_transfer *ts, uint32_t n, unsigned waive,
                                 struct ortak__out *out);

@@ -34,11 +34,24 @@ static uint32_t participant(struct stl_gridlock *g, uint32_t a, uint32_t *n) {
     return g->index_of[a];
 }
 
+/*
+ * The instance's sink: a participant with no account and nothing to pay, which receives what payments with an FX
+ * fee pay (their provider and the operator each get only part of it: crediting either with all of it would
+ * overstate its liquidity). Added on first use.
+ */
+static uint32_t sink(struct stl_gridlock *g, uint32_t *n, uint32_t *index) {
+    if (*index == NONE) {
+        *index = *n;
+        g->account_of[(*n)++] = NONE;
+    }
+    return *index;
+}
+
 /* Builds the instance of currency `cur` into g; returns the number of queued payments it looked at. */
 static uint32_t instance_build(struct ortak_settle *s, struct ortak_ledger *l, uint32_t cur, bool bypass,
                                ortak_time_ns now, struct ortak_lsm_instance *in) {
     struct stl_gridlock *g = &s->grid;
-    uint32_t n = 0, m = 0, seen = 0;
+    uint32_t n = 0, m = 0, seen = 0, sink_index = NONE;
     for (uint32_t a = 0; a < l->account_count; a++) {
         const struct stl_queue *q = &s->queues[a];
         if (l->accounts[a].currency != cur || ortak__settle_queued_total(q) == 0) continue;
@@ -56,7 +69,7 @@ static uint32_t instance_build(struct ortak_settle *s, struct ortak_ledger *l, u
                 g->pay[m] = (struct ortak_lsm_payment){
                     .value = (int64_t)p->p.amount,
                     .payer = payer,
-                    .payee = participant(g, p->credit, &n),
+                    .payee = p->fee ? sink(g, &n, &sink_index) : participant(g, p->credit, &n),
                     .flags = payer_bypasses ? ORTAK_LSM_MAY_BYPASS : 0,
                 };
                 g->payment_of[m++] = x;
@@ -66,6 +79,10 @@ static uint32_t instance_build(struct ortak_settle *s, struct ortak_ledger *l, u
     }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t a = g->account_of[i];
+        if (a == NONE) { /* the sink */
+            g->balance[i] = 0;
+            continue;
+        }
         bool urgent_only = s->queues[a].count[ORTAK_PRIORITY_NORMAL] == 0;
         ortak_i128 avail = ortak__ledger_available(l, a, urgent_only);
         g->balance[i] = avail < 0 ? 0 : avail > INT64_MAX ? INT64_MAX : (int64_t)avail;
@@ -102,7 +119,9 @@ void ortak__settle_gridlock(struct ortak_settle *s, struct ortak_ledger *l, uint
             ORTAK_ASSERT(rc == ORTAK_OK); /* checked when the instance was built; bookings change no other check */
         }
     }
-    for (uint32_t i = 0; i < in.participant_count; i++) g->index_of[g->account_of[i]] = NONE;
+    for (uint32_t i = 0; i < in.participant_count; i++) {
+        if (g->account_of[i] != NONE) g->index_of[g->account_of[i]] = NONE;
+    }
     struct ortak_event *ev = ortak__event_push(out, ORTAK_EV_GRIDLOCK);
     ev->id = l->currencies[cur].cfg.numeric;
     ev->status = mode;

@@ -27,12 +27,12 @@ static int gridlock_init(struct stl_gridlock *g, const struct ortak_limits *lim)
     g->pay = ortak__calloc_array(lim->payments_max, sizeof *g->pay);
     g->payment_of = ortak__calloc_array(lim->payments_max, sizeof *g->payment_of);
     g->selected = ortak__calloc_array(lim->payments_max, sizeof *g->selected);
-    g->balance = ortak__calloc_array(lim->accounts_max, sizeof *g->balance);
-    g->account_of = ortak__calloc_array(lim->accounts_max, sizeof *g->account_of);
+    g->balance = ortak__calloc_array(lim->accounts_max + 1, sizeof *g->balance); /* every account and a sink */
+    g->account_of = ortak__calloc_array(lim->accounts_max + 1, sizeof *g->account_of);
     g->index_of = ortak__calloc_array(lim->accounts_max, sizeof *g->index_of);
     if (!g->pay || !g->payment_of || !g->selected || !g->balance || !g->account_of || !g->index_of) return -1;
     for (uint32_t a = 0; a < lim->accounts_max; a++) g->index_of[a] = NONE;
-    return ortak_lsm_workspace_init(&g->ws, lim->payments_max, lim->accounts_max) == ORTAK_OK ? 0 : -1;
+    return ortak_lsm_workspace_init(&g->ws, lim->payments_max, lim->accounts_max + 1) == ORTAK_OK ? 0 : -1;
 }
 
 int ortak__settle_init(struct ortak_settle *s, const struct ortak_ledger *l, const struct ortak_config *cfg) {
@@ -76,8 +76,8 @@ size_t ortak__settle_memory_bytes(const struct ortak_settle *s) {
     const struct stl_gridlock *g = &s->grid;
     return (size_t)s->payments_max * (sizeof *s->payments + sizeof *s->deadlines + sizeof *g->pay +
                                       sizeof *g->payment_of + sizeof *g->selected) +
-           (size_t)s->accounts_max *
-               (sizeof *s->queues + sizeof *g->balance + sizeof *g->account_of + sizeof *g->index_of) +
+           (size_t)s->accounts_max * (sizeof *s->queues + sizeof *g->index_of) +
+           ((size_t)s->accounts_max + 1) * (sizeof *g->balance + sizeof *g->account_of) +
            ((size_t)s->map.mask + 1) * sizeof(struct ortak_idmap_slot) + g->ws.block_bytes;
 }
 
@@ -174,8 +174,8 @@ struct ortak_transfer ortak__settle_payment_transfer(const struct ortak_ledger *
         .id = p->p.id,
         .debit_account_id = p->p.debit_account_id,
         .credit_account_id = p->credit != NONE ? l->accounts[p->credit].id : p->p.credit_account_id,
+        .amount = p->p.amount - p->fee, /* a cross-currency payment's fee goes to the operator in its own leg */
         .user_data = p->p.uetr,
-        .amount = p->p.amount,
         .flags = p->priority <= ORTAK_PRIORITY_URGENT ? ORTAK_TRANSFER_USE_RESERVED : 0,
         .code = 1, /* a gross payment */
     };
@@ -184,15 +184,17 @@ struct ortak_transfer ortak__settle_payment_transfer(const struct ortak_ledger *
 ortak_rc ortak__settle_book(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, unsigned waive,
                             struct ortak__out *out) {
     struct stl_payment *p = &s->payments[x];
-    struct ortak_transfer legs[2] = {ortak__settle_payment_transfer(l, p)};
+    struct ortak_transfer legs[3] = {ortak__settle_payment_transfer(l, p)};
+    uint32_t n = 1;
     ortak_rc rc;
     if (p->quote == NONE) {
         ortak__ledger_waive(l, waive);
         rc = ortak__ledger_transfer_book(l, &legs[0], out);
         ortak__ledger_waive(l, 0);
-    } else { /* payment versus payment: the leg in the payer's currency and the quote's hold, together or not */
-        legs[1] = ortak__fx_post(s->fx, p->quote);
-        rc = ortak__ledger_book_own(l, legs, 2, waive | LDG_WAIVE_SYSTEM_ID, out);
+    } else { /* payment versus payment: the payer's leg, its fee, and the quote's hold, together or not at all */
+        if (p->fee) legs[n++] = ortak__fx_fee_leg(s->fx, l, p->quote);
+        legs[n++] = ortak__fx_post(s->fx, p->quote);
+        rc = ortak__ledger_book_own(l, legs, n, waive | LDG_WAIVE_SYSTEM_ID, out);
     }
     if (rc == ORTAK_OK) ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_SETTLED, ORTAK_OK, out);
     return rc;
@@ -291,7 +293,8 @@ static bool offset_on_entry(struct ortak_settle *s, struct ortak_ledger *l, uint
     const struct stl_payment *p = &s->payments[x];
     uint32_t payer = p->debit, payee = p->credit;
     const struct stl_queue *q = &s->queues[payee];
-    if (ortak__settle_queued_total(q) == 0 || !ortak__settle_settleable(s, l, p, out->now)) return false;
+    /* A payment with an FX fee pays two accounts: it takes no part in offsetting, whose two sides it would blur. */
+    if (p->fee || ortak__settle_queued_total(q) == 0 || !ortak__settle_settleable(s, l, p, out->now)) return false;
     ortak_i128 amount = (ortak_i128)p->p.amount;
     ortak_i128 payer_after = ortak__ledger_available(l, payer, p->priority <= ORTAK_PRIORITY_URGENT) - amount;
     ortak_i128 run = 0;
@@ -301,7 +304,8 @@ static bool offset_on_entry(struct ortak_settle *s, struct ortak_ledger *l, uint
         for (uint32_t y = q->head[pr]; y != NONE && len < OFFSET_SCAN_MAX; y = s->payments[y].next) {
             const struct stl_payment *back = &s->payments[y];
             needed += ortak__settle_transfers_of(back);
-            if (back->credit != payer || needed > room || !ortak__settle_settleable(s, l, back, out->now)) goto scanned;
+            if (back->credit != payer || back->fee || needed > room || !ortak__settle_settleable(s, l, back, out->now))
+                goto scanned;
             run += (ortak_i128)back->p.amount;
             len++;
             if (ortak__ledger_available(l, payee, pr <= ORTAK_PRIORITY_URGENT) + amount - run < 0) goto scanned;
@@ -436,6 +440,7 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
         if (quote != NONE) {
             ortak__fx_quote_bind(s->fx, quote, p->id);
             rec->quote = quote;
+            rec->fee = ortak__fx_fee(s->fx, quote);
         }
     }
     bool may_go =

@@ -89,12 +89,15 @@ static bool decode_payment(struct ortak_settle *s, const struct ortak_ledger *l,
     if (ortak__ledger_account_index(l, p->p.debit_account_id, &p->debit) != ORTAK_OK ||
         ortak__ledger_account_index(l, p->p.credit_account_id, &p->credit) != ORTAK_OK)
         return false;
-    if (p->quote != NONE) p->credit = fx->quotes[p->quote].provider_source; /* its first leg's payee */
-    if (p->state == ORTAK_PAYMENT_SETTLED && net) return true;              /* settled by its window's net transfers */
+    if (p->quote != NONE) {
+        p->credit = fx->quotes[p->quote].provider_source; /* its first leg's payee */
+        p->fee = fx->quotes[p->quote].fee;
+    }
+    if (p->state == ORTAK_PAYMENT_SETTLED && net) return true; /* settled by its window's net transfers */
     if (p->state == ORTAK_PAYMENT_SETTLED) {
         struct ortak_transfer_info t;
         return ortak_ledger_transfer_get(l, p->p.id, &t) == ORTAK_OK && t.rc == ORTAK_OK &&
-               t.amount_booked == p->p.amount;
+               t.amount_booked == p->p.amount - p->fee; /* a cross-currency payment's first leg */
     }
     return l->accounts[p->debit].kind == ORTAK_ACCOUNT_SETTLEMENT && p->p.amount > 0;
 }

@@ -27,9 +27,10 @@ struct stl_payment {
     ortak_time_ns received_ns;
     ortak_time_ns ended_ns;
     int64_t place;
-    uint64_t window;        /* a net payment: its window's id; 0 for a gross one */
-    ortak_time_ns due_ns;   /* rejected when still queued at this time: its latest time or its quote's expiry */
-    uint32_t quote;         /* a cross-currency payment: its FX quote's index; UINT32_MAX otherwise */
+    uint64_t window;      /* a net payment: its window's id; 0 for a gross one */
+    ortak_time_ns due_ns; /* rejected when still queued at this time: its latest time or its quote's expiry */
+    uint32_t quote;       /* a cross-currency payment: its FX quote's index; UINT32_MAX otherwise */
+    uint64_t fee;         /* ... its quote's fee to the operator, part of its amount (the rest goes to the provider) */
     uint32_t debit, credit; /* account indices; UINT32_MAX when refused before they were resolved */
     uint32_t prev, next;    /* queue links (an accepted net payment: its window's list); UINT32_MAX = none */
     uint16_t rc;
@@ -49,8 +50,8 @@ struct stl_gridlock {
     struct ortak_lsm_payment *pay; /* [payments_max] the instance's payments */
     uint32_t *payment_of;          /* [payments_max] the settlement payment of each */
     uint8_t *selected;             /* [payments_max] the answer */
-    int64_t *balance;              /* [accounts_max] the instance's participants' liquidity */
-    uint32_t *account_of;          /* [accounts_max] the account of each participant */
+    int64_t *balance;              /* [accounts_max + 1] the instance's participants' liquidity */
+    uint32_t *account_of;          /* [accounts_max + 1] the account of each participant; NONE for the sink */
     uint32_t *index_of;            /* [accounts_max] each account's participant index; NONE outside a run */
 };
 
@@ -129,9 +130,9 @@ ortak_rc ortak__settle_book(struct ortak_settle *s, struct ortak_ledger *l, uint
 void ortak__settle_payment_end(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, uint8_t state, ortak_rc rc,
                                struct ortak__out *out);
 uint32_t ortak__settle_queued_total(const struct stl_queue *q);
-/* Transfers settling payment p books: one, or two for a cross-currency payment (its legs). */
+/* Transfers settling payment p books: one; for a cross-currency payment its legs (two, three with a fee). */
 static inline uint32_t ortak__settle_transfers_of(const struct stl_payment *p) {
-    return p->quote == UINT32_MAX ? 1 : 2;
+    return 1 + (p->quote != UINT32_MAX) + (p->fee != 0);
 }
 /* Whether payment y could settle now if its payer's liquidity allowed: every other check of its transfer passes. */
 bool ortak__settle_settleable(const struct ortak_settle *s, struct ortak_ledger *l, const struct stl_payment *y,

@@ -96,6 +96,7 @@ static const char *const prov_name[PROVIDERS] = {"Steppe FX", "Bosphorus FX", "S
 static ortak_u128 sysid(uint32_t kind, uint32_t x) { return ((ortak_u128)0xffff << 112) | (ortak_u128)kind << 104 | x; }
 #define HOLD_ID(x) sysid(2, x)
 #define POST_ID(x) sysid(3, x)
+#define FEE_ID(x) sysid(5, x)
 #define VOID_ID(x) sysid(4, x)
 
 /* A participant event's id: its BIC's 11 bytes, a BIC8 completed with XXX, the first byte the highest. */
@@ -1475,6 +1476,111 @@ static void test_pvp_gridlock(void **state) {
     assert_account(f, PRV(AZN, P1), 0, 0, 0);
     assert_account(f, PRV(KZT, P1), 100000000 - 8820000, 0, 0);
     assert_account(f, K1, 8820000, 0, 0);
+}
+
+/* With [fx] fee_ppm = 2500 (0.25%): the operator's fee, rounded up, paid in the source currency in its own leg. */
+static int setup_fee(void **state) {
+    struct ortak_config cfg = fix_config();
+    cfg.settlement.fx_fee_ppm = 2500;
+    return setup_with(state, cfg);
+}
+
+#define OPERATOR_BIC "OTSOAZ22"
+#define OP_AZN ((ortak_u128)900)
+
+static void test_pvp_fee(void **state) {
+    struct fix *f = *state;
+    fix_rate(f, P1, AZN, KZT, RATE(294, 0), RATE(296, 0), 10000000);
+    fix_fund(f, KZT, PRV(KZT, P1), 100000000);
+    fix_fund(f, AZN, Z1, 200000);
+    /* No operator holds an AZN settlement account yet: a fee cannot be paid, so no quote. */
+    assert_refused(f, quote_cmd(fix_t(f), 1, Z1, K2, 100001, SRC, 0), ORTAK_FX_FEE_ACCOUNT_MISSING);
+    fix_ok(f, tu_participant(fix_t(f), OPERATOR_BIC, "OTS payment system operator", ORTAK_ROLE_OPERATOR));
+    fix_ok(f, tu_account(fix_t(f), OP_AZN, OPERATOR_BIC, "AZN", ORTAK_ACCOUNT_SETTLEMENT));
+
+    /* 1,000.01 AZN converts to 294,002.94 KZT; the fee is 100,001 x 2,500 / 10^6 = 250.0025 qapik, rounded up. */
+    fix_ok(f, quote_cmd(fix_t(f), 1, Z1, K2, 100001, SRC, 0));
+    struct ortak_fx_quote_info q;
+    assert_int_equal(ortak_fx_quote_get(ortak_engine_fx(f->e), 1, &q), ORTAK_OK);
+    assert_int_equal(q.source_amount, 100001);
+    assert_int_equal(q.fee_amount, 251);
+    assert_int_equal(q.target_amount, 29400294);
+
+    /* The payment carries source and fee together. */
+    assert_refused_payment(f, pvp_cmd(fix_t(f), 10, Z1, K2, 100001, 1), ORTAK_QUOTE_MISMATCH);
+    ortak_time_ns at = fix_t(f);
+    fix_ok(f, pvp_cmd(at, 11, Z1, K2, 100252, 1));
+    assert_events(f, EV_POSTED(11, Z1, PRV(AZN, P1), 100001), EV_POSTED(FEE_ID(0), Z1, OP_AZN, 251),
+                  EV_HOLD_POSTED(0, PRV(KZT, P1), K2, 29400294), EV_SETTLED(11, Z1, K2, 100252));
+    assert_settled(f, 11, at);
+    assert_account(f, Z1, 200000 - 100252, 0, 0);
+    assert_account(f, PRV(AZN, P1), 100001, 0, 0);
+    assert_account(f, OP_AZN, 251, 0, 0);
+    assert_account(f, K2, 29400294, 0, 0);
+    assert_int_equal(quote_state(f, 1), ORTAK_QUOTE_STATE_SETTLED);
+
+    /*
+     * Queued behind a payment that cannot go, and settled by gridlock resolution in bypass mode: in the instance
+     * the whole amount leaves the payer and its credit counts for no one (part goes to the provider, part to the
+     * operator), so nobody's liquidity is overstated.
+     */
+    assert_queued_cmd(f, tu_payment(0, 23, Z2, Z3, 1000000, NORM));
+    fix_ok(f, quote_cmd(fix_t(f), 2, Z2, K3, 40000, SRC, 0)); /* fee 100 */
+    assert_queued_cmd(f, pvp_cmd(0, 22, Z2, K3, 40100, 2));
+    fix_fund(f, AZN, Z2, 40100); /* FIFO: the head, 23, still cannot go, and 22 waits behind it */
+    assert_int_equal(quote_state(f, 2), ORTAK_QUOTE_STATE_USED);
+    at = fix_t(f);
+    fix_ok(f, gridlock_cmd(at, ORTAK_GRIDLOCK_BYPASS, "AZN"));
+    assert_settled(f, 22, at);
+    assert_account(f, Z2, 0, 0, 0);
+    assert_account(f, PRV(AZN, P1), 100001 + 40000, 0, 0);
+    assert_account(f, OP_AZN, 351, 0, 0);
+    assert_account(f, K3, 11760000, 0, 0);
+    assert_int_equal(quote_state(f, 2), ORTAK_QUOTE_STATE_SETTLED);
+
+    /* The state reopens with the fees. */
+    struct tu_buf b = {0};
+    ortak_engine_encode(f->e, tu_buf_sink, &b);
+    struct ortak_config cfg = *ortak_engine_config(f->e);
+    struct ortak_engine *r = NULL;
+    assert_int_equal(ortak_engine_open_state(&cfg, b.data, b.len, &r), ORTAK_OK);
+    f->more[0] = r;
+    free(b.data);
+    assert_int_equal(ortak_fx_quote_get(ortak_engine_fx(r), 2, &q), ORTAK_OK);
+    assert_int_equal(q.fee_amount, 100);
+}
+
+/* [fx] keys: a fee from 0 to 100,000 ppm, a quote's time to live from 1 s to a day. */
+static void test_fx_config(void **state) {
+    (void)state;
+    static const struct {
+        const char *text;
+        ortak_rc rc;
+        uint32_t fee, ttl;
+    } cases[] = {
+        {"[fx]\nfee_ppm = 2500\n", ORTAK_OK, 2500, 600},
+        {"[fx]\nfee_ppm = 100000\nquote_ttl_s = 86400\n", ORTAK_OK, 100000, 86400},
+        {"[fx]\nfee_ppm = 100001\n", ORTAK_CONFIG_INVALID, 0, 0},
+        {"[fx]\nfee_ppm = -1\n", ORTAK_CONFIG_INVALID, 0, 0},
+        {"[fx]\nquote_ttl_s = 0\n", ORTAK_CONFIG_INVALID, 0, 0},
+        {"[fx]\nquote_ttl_s = 86401\n", ORTAK_CONFIG_INVALID, 0, 0},
+        {"[fx]\nfees = 1\n", ORTAK_CONFIG_INVALID, 0, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char text[512], err[256];
+        snprintf(text, sizeof text,
+                 "%s[currency KZT]\nnumeric = 398\nminor_units = 2\nagent = NBRKKZKX\n"
+                 "agent_name = National Bank of Kazakhstan\n",
+                 cases[k].text);
+        struct ortak_config cfg;
+        assert_int_equal(ortak_config_parse(&cfg, text, strlen(text), err, sizeof err), cases[k].rc);
+        if (cases[k].rc != ORTAK_OK) {
+            assert_non_null(strstr(err, "[fx]"));
+            continue;
+        }
+        assert_int_equal(cfg.settlement.fx_fee_ppm, cases[k].fee);
+        assert_int_equal(cfg.settlement.quote_ttl_s, cases[k].ttl);
+    }
 }
 
 /* ---- 6. the journal and the canonical state ---------------------------------------------------------------- */
@@ -2939,6 +3045,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_pvp_cutoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pvp_offsetting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pvp_gridlock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pvp_fee, setup_fee, teardown),
+        cmocka_unit_test(test_fx_config),
         cmocka_unit_test_setup_teardown(test_journal_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pvp_expiry_inside_chain, setup, teardown),
