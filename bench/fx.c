@@ -33,8 +33,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../src/base/rng.h"
 #include "../src/base/slice.h"
+#include "bench.h"
 #include "ortak/engine.h"
 
 #define CURRENCIES 4u
@@ -115,12 +115,6 @@ struct outcome {
     ortak_i128 *bank_flow;                           /* target received less source paid */
 };
 
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
-}
-
 static ortak_u128 issuance_id(uint32_t c) { return 1 + (ortak_u128)c; }
 static ortak_u128 provider_account_id(uint32_t p, uint32_t c) { return 100 + (ortak_u128)(p * CURRENCIES + c); }
 static ortak_u128 settlement_id(uint32_t bank) { return 1000000 + (ortak_u128)bank; }
@@ -128,24 +122,15 @@ static ortak_u128 payment_id(uint32_t k) { return ((ortak_u128)1 << 64) | k; }
 static ortak_u128 quote_id(uint32_t k) { return ((ortak_u128)3 << 64) | k; }
 static uint32_t bank_currency(uint32_t bank) { return bank % CURRENCIES; }
 
-static void *alloc_or_die(size_t n, size_t size) {
-    void *p = calloc(n, size);
-    if (!p) {
-        fprintf(stderr, "bench_fx: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
 /* Applies commands in batches of at most batch_max; exits on any refusal. Returns the seconds spent applying. */
 static double apply(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32_t n, struct ortak_result *res) {
     uint32_t max = ortak_engine_config(e)->limits.batch_max;
     uint64_t spent = 0;
     for (uint32_t i = 0; i < n; i += max) {
         uint32_t k = n - i < max ? n - i : max;
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         if (ortak_engine_apply(e, cmds + i, k, res) != ORTAK_OK) abort();
-        spent += now_ns() - t0;
+        spent += bench_now_ns() - t0;
         for (uint32_t j = 0; j < k; j++) {
             if (res[j].rc != ORTAK_OK || res[j].flags != 0) {
                 fprintf(stderr, "bench_fx: command %u refused or not done at once: %s\n", i + j,
@@ -173,23 +158,8 @@ static uint64_t from_cents(const struct workload *w, uint32_t c, uint64_t usd_ce
 static void bank_bic(uint32_t i, char bic[12]) {
     char code[5];
     uint32_t c = bank_currency(i);
-    for (int k = 3; k >= 0; k--, i /= 26) code[k] = (char)('A' + i % 26);
-    code[4] = '\0';
+    bench_bank_code(i, code);
     snprintf(bic, 12, "%s%sBA", code, currencies[c].country);
-}
-
-/* A bank drawn with probability falling as 1/(rank+1): inverse of the harmonic sum, by bisection on a table. */
-static uint32_t skewed_bank(uint64_t *s, const double *cum, uint32_t n) {
-    double u = (double)ortak_rng_next(s) / 18446744073709551616.0 * cum[n - 1];
-    uint32_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (cum[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 /* Every provider's rate for every pair: the mid rate skewed by the seed, its spread either side. */
@@ -260,14 +230,14 @@ static void generate(const struct run *r, const struct ortak_config *cfg, struct
     for (uint32_t c = 0; c < CURRENCIES; c++) w->provider_funding[c] = 1; /* a unit even where no quote pays out */
     uint64_t rs = r->seed;
     make_rates(w, &rs);
-    w->orders = alloc_or_die(r->payments, sizeof *w->orders);
-    w->bank_funding = alloc_or_die(r->banks, sizeof *w->bank_funding);
-    double *cum = alloc_or_die(r->banks, sizeof *cum);
+    w->orders = bench_calloc("bench_fx", r->payments, sizeof *w->orders);
+    w->bank_funding = bench_calloc("bench_fx", r->banks, sizeof *w->bank_funding);
+    double *cum = bench_calloc("bench_fx", r->banks, sizeof *cum);
     for (uint32_t i = 0; i < r->banks; i++) cum[i] = (i ? cum[i - 1] : 0) + 1.0 / (i + 1);
     for (uint32_t k = 0; k < r->payments; k++) {
         struct order *o = &w->orders[k];
-        o->payer = skewed_bank(&rs, cum, r->banks);
-        do o->payee = skewed_bank(&rs, cum, r->banks);
+        o->payer = bench_skewed_bank(&rs, cum, r->banks);
+        do o->payee = bench_skewed_bank(&rs, cum, r->banks);
         while (bank_currency(o->payee) == bank_currency(o->payer));
         o->fixed = (uint8_t)ortak_rng_below(&rs, 2);
         uint64_t cents = 1000 + ortak_rng_below(&rs, 9000);
@@ -395,8 +365,8 @@ static struct ortak_engine *build(const struct run *r, const struct workload *w,
     configure(r, &cfg);
     struct ortak_engine *e;
     if (ortak_engine_open(&cfg, &e) != ORTAK_OK) abort();
-    struct ortak_cmd *cmds = alloc_or_die(2 * (size_t)r->banks + 64, sizeof *cmds);
-    struct ortak_result *res = alloc_or_die(cfg.limits.batch_max, sizeof *res);
+    struct ortak_cmd *cmds = bench_calloc("bench_fx", 2 * (size_t)r->banks + 64, sizeof *cmds);
+    struct ortak_result *res = bench_calloc("bench_fx", cfg.limits.batch_max, sizeof *res);
     apply(e, cmds, admit(r, &cfg, cmds, T0), res);
     apply(e, cmds, fund_and_publish(r, w, cmds, T0 + ORTAK_NS_PER_S, funded), res);
     free(cmds);
@@ -507,18 +477,18 @@ static double payment_batch(struct ortak_engine *e, const struct workload *w, ui
 /* Every order: a full batch of quotes, then the batch of the payments carrying them, a millisecond apart. */
 static void run_orders(struct ortak_engine *e, const struct run *r, const struct workload *w, struct outcome *out) {
     uint32_t max = ortak_engine_config(e)->limits.batch_max;
-    struct ortak_cmd *cmds = alloc_or_die(max, sizeof *cmds);
-    struct ortak_result *res = alloc_or_die(max, sizeof *res);
-    uint64_t *amounts = alloc_or_die(max, sizeof *amounts);
+    struct ortak_cmd *cmds = bench_calloc("bench_fx", max, sizeof *cmds);
+    struct ortak_result *res = bench_calloc("bench_fx", max, sizeof *res);
+    uint64_t *amounts = bench_calloc("bench_fx", max, sizeof *amounts);
     ortak_time_ns t = ortak_engine_now(e) + ORTAK_NS_PER_S;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (uint32_t i = 0; i < r->payments; i += max, t += ORTAK_NS_PER_S / 500) {
         uint32_t k = r->payments - i < max ? r->payments - i : max;
         out->quotes_s += quote_batch(e, w, i, k, t, cmds, res, amounts, out);
         out->payments_s += payment_batch(e, w, i, k, t + ORTAK_NS_PER_S / 1000, cmds, res, amounts, out);
         out->batches++;
     }
-    out->wall_s = (double)(now_ns() - t0) / 1e9;
+    out->wall_s = (double)(bench_now_ns() - t0) / 1e9;
     free(cmds);
     free(res);
     free(amounts);
@@ -647,7 +617,7 @@ int main(int argc, char **argv) {
     generate(&r, &cfg, &w);
     uint32_t funded;
     struct ortak_engine *e = build(&r, &w, &funded);
-    struct outcome out = {.bank_flow = alloc_or_die(r.banks, sizeof *out.bank_flow)};
+    struct outcome out = {.bank_flow = bench_calloc("bench_fx", r.banks, sizeof *out.bank_flow)};
     run_orders(e, &r, &w, &out);
     bool ok = verify(e, &r, &w, &out, funded);
     if (ok) report(e, &r, &w, &out);

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../src/base/rng.h"
 #include "../src/base/slice.h"
+#include "bench.h"
 #include "ortak/engine.h"
 
 #define CB "NBRKKZKX"
@@ -37,12 +37,6 @@ struct outcome {
     uint32_t queued, settled;
     ortak_i128 queued_value, settled_value;
 };
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
-}
 
 /* Applies commands in batches of at most batch_max; exits on any refusal the benchmark does not expect. */
 static void apply(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32_t n, struct ortak_result *res) {
@@ -62,23 +56,8 @@ static void apply(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32_t
 /* Bank i's BIC: a four-letter code from its index, in Kazakhstan. */
 static void bank_bic(uint32_t i, char bic[12]) {
     char code[5];
-    for (int k = 3; k >= 0; k--, i /= 26) code[k] = (char)('A' + i % 26);
-    code[4] = '\0';
+    bench_bank_code(i, code);
     snprintf(bic, 12, "%sKZKA", code);
-}
-
-/* A bank drawn with probability falling as 1/(rank+1): inverse of the harmonic sum, by bisection on a table. */
-static uint32_t skewed_bank(uint64_t *s, const double *cum, uint32_t n) {
-    double u = (double)ortak_rng_next(s) / 18446744073709551616.0 * cum[n - 1];
-    uint32_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (cum[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 /* Builds the gridlocked engine of `r` (deterministic for its seed). */
@@ -131,8 +110,8 @@ static struct ortak_engine *build(const struct run *r) {
     uint64_t rs = r->seed;
     t += ORTAK_NS_PER_S;
     for (uint32_t k = 0; k < r->payments; k++) {
-        uint32_t payer = skewed_bank(&rs, cum, r->banks), payee;
-        do payee = skewed_bank(&rs, cum, r->banks);
+        uint32_t payer = bench_skewed_bank(&rs, cum, r->banks), payee;
+        do payee = bench_skewed_bank(&rs, cum, r->banks);
         while (payee == payer);
         uint64_t value = 1000 + ortak_rng_below(&rs, 9000);
         for (int d = 0; d < 16 && ortak_rng_below(&rs, 2); d++) value *= 2;
@@ -176,9 +155,9 @@ static struct outcome resolve(struct ortak_engine *e, uint8_t mode) {
     struct ortak_cmd c = {.timestamp = ortak_engine_now(e) + ORTAK_NS_PER_S, .kind = ORTAK_CMD_GRIDLOCK};
     c.u.gridlock.mode = mode;
     struct ortak_result res;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     if (ortak_engine_apply(e, &c, 1, &res) != ORTAK_OK || res.rc != ORTAK_OK) abort();
-    struct outcome o = {.ms = (double)(now_ns() - t0) / 1e6};
+    struct outcome o = {.ms = (double)(bench_now_ns() - t0) / 1e6};
     uint32_t n;
     const struct ortak_event *ev = ortak_engine_events(e, &n);
     for (uint32_t i = 0; i < n; i++) {

@@ -34,9 +34,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../src/base/rng.h"
 #include "../src/base/slice.h"
 #include "../src/settle/lsm.h"
+#include "bench.h"
 
 struct options {
     bool quick, json;
@@ -62,12 +62,6 @@ static bool failed; /* a correctness check failed: exit 1 at the end */
 #define REPORT(json, json_fmt, text_fmt, ...) ((json) ? printf(json_fmt, __VA_ARGS__) : printf(text_fmt, __VA_ARGS__))
 
 /* ---- random numbers: splitmix64, reproducible from --seed ------------------------------------------------ */
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
-}
 
 static double pct(ortak_i128 a, ortak_i128 b) { return b > 0 ? 100.0 * (double)a / (double)b : 100.0; }
 
@@ -288,9 +282,9 @@ static void verify(struct ortak_lsm_workspace *ws, const struct ortak_lsm_instan
 /* Runs bypass and returns its time in ns; checks it is feasible and no worse than fifo. */
 static uint64_t timed_bypass(struct ortak_lsm_workspace *ws, const struct ortak_lsm_instance *in, uint64_t budget,
                              const struct ortak_lsm_result *fifo, struct ortak_lsm_result *r, const char *where) {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     ortak_rc rc = ortak_lsm_bypass(ws, in, budget, r, NULL);
-    uint64_t ns = now_ns() - t0;
+    uint64_t ns = bench_now_ns() - t0;
     check(rc == ORTAK_OK, "bypass returns OK", where);
     verify(ws, in, ORTAK_LSM_ORDER_FLAGS, r, where);
     check(r->value >= fifo->value, "bypass >= fifo", where);
@@ -314,9 +308,9 @@ static void fifo_case(const struct options *o, struct ortak_lsm_workspace *ws, u
     }
     struct ortak_lsm_result rf = {.selected = a.fifo}, rb = {.selected = a.bypass};
     for (uint32_t r = 0; r < reps; r++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         ortak_rc rc = ortak_lsm_fifo(ws, &t.in, &rf);
-        ns[r] = now_ns() - t0;
+        ns[r] = bench_now_ns() - t0;
         check(rc == ORTAK_OK, "fifo returns OK", "fifo");
     }
     verify(ws, &t.in, ORTAK_LSM_ORDER_FIFO, &rf, "fifo");
@@ -418,9 +412,9 @@ static void large_case(const struct options *o, struct ortak_lsm_workspace *ws, 
     struct ortak_lsm_result rf = {.selected = a.fifo}, rb = {.selected = a.bypass}, re = {.selected = a.exact};
     struct ortak_lsm_exact_info info;
     check(ortak_lsm_fifo(ws, &t.in, &rf) == ORTAK_OK, "fifo returns OK", "large");
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     check(ortak_lsm_exact(&t.in, ORTAK_LSM_ORDER_FLAGS, o->cbc_ms, NULL, &re, &info) == ORTAK_OK, "exact OK", "large");
-    uint64_t cbc_ns = now_ns() - t0;
+    uint64_t cbc_ns = bench_now_ns() - t0;
     verify(ws, &t.in, ORTAK_LSM_ORDER_FLAGS, &re, "large exact");
     check(re.value <= info.bound, "CBC <= CBC's bound", "large");
     REPORT(

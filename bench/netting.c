@@ -29,8 +29,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../src/base/rng.h"
 #include "../src/base/slice.h"
+#include "bench.h"
 #include "ortak/engine.h"
 
 #define CB "NBRKKZKX"
@@ -77,24 +77,9 @@ struct closing {
     ortak_i128 moved, from_collateral;
 };
 
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
-}
-
 static ortak_u128 settlement_id(uint32_t bank) { return 1000000 + (ortak_u128)bank; }
 static ortak_u128 collateral_id(uint32_t bank) { return 2000000 + (ortak_u128)bank; }
 static ortak_u128 payment_id(uint32_t k) { return ((ortak_u128)1 << 64) | k; }
-
-static void *alloc_or_die(size_t n, size_t size) {
-    void *p = calloc(n, size);
-    if (!p) {
-        fprintf(stderr, "bench_netting: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
 
 /* Applies commands in batches of at most batch_max; exits on any refusal. Returns the seconds spent applying. */
 static double apply(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32_t n, struct ortak_result *res) {
@@ -102,9 +87,9 @@ static double apply(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32
     uint64_t spent = 0;
     for (uint32_t i = 0; i < n; i += max) {
         uint32_t k = n - i < max ? n - i : max;
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         if (ortak_engine_apply(e, cmds + i, k, res) != ORTAK_OK) abort();
-        spent += now_ns() - t0;
+        spent += bench_now_ns() - t0;
         for (uint32_t j = 0; j < k; j++) {
             if (res[j].rc != ORTAK_OK) {
                 fprintf(stderr, "bench_netting: command %u refused: %s\n", i + j, ortak_rc_name((ortak_rc)res[j].rc));
@@ -118,40 +103,25 @@ static double apply(struct ortak_engine *e, const struct ortak_cmd *cmds, uint32
 /* Bank i's BIC: a four-letter code from its index, in Kazakhstan. */
 static void bank_bic(uint32_t i, char bic[12]) {
     char code[5];
-    for (int k = 3; k >= 0; k--, i /= 26) code[k] = (char)('A' + i % 26);
-    code[4] = '\0';
+    bench_bank_code(i, code);
     snprintf(bic, 12, "%sKZKA", code);
-}
-
-/* A bank drawn with probability falling as 1/(rank+1): inverse of the harmonic sum, by bisection on a table. */
-static uint32_t skewed_bank(uint64_t *s, const double *cum, uint32_t n) {
-    double u = (double)ortak_rng_next(s) / 18446744073709551616.0 * cum[n - 1];
-    uint32_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (cum[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 /* Draws the run's payments and the banks' funding (deterministic for its seed). */
 static void generate(const struct run *r, struct traffic *tr) {
-    tr->pays = alloc_or_die(r->payments, sizeof *tr->pays);
-    tr->sent = alloc_or_die(r->banks, sizeof *tr->sent);
-    tr->received = alloc_or_die(r->banks, sizeof *tr->received);
-    tr->liquidity = alloc_or_die(r->banks, sizeof *tr->liquidity);
-    tr->collateral = alloc_or_die(r->banks, sizeof *tr->collateral);
+    tr->pays = bench_calloc("bench_netting", r->payments, sizeof *tr->pays);
+    tr->sent = bench_calloc("bench_netting", r->banks, sizeof *tr->sent);
+    tr->received = bench_calloc("bench_netting", r->banks, sizeof *tr->received);
+    tr->liquidity = bench_calloc("bench_netting", r->banks, sizeof *tr->liquidity);
+    tr->collateral = bench_calloc("bench_netting", r->banks, sizeof *tr->collateral);
     tr->gross = 0;
     tr->thin = 0;
-    double *cum = alloc_or_die(r->banks, sizeof *cum);
+    double *cum = bench_calloc("bench_netting", r->banks, sizeof *cum);
     for (uint32_t i = 0; i < r->banks; i++) cum[i] = (i ? cum[i - 1] : 0) + 1.0 / (i + 1);
     uint64_t rs = r->seed;
     for (uint32_t k = 0; k < r->payments; k++) {
-        uint32_t payer = skewed_bank(&rs, cum, r->banks), payee;
-        do payee = skewed_bank(&rs, cum, r->banks);
+        uint32_t payer = bench_skewed_bank(&rs, cum, r->banks), payee;
+        do payee = bench_skewed_bank(&rs, cum, r->banks);
         while (payee == payer);
         uint64_t value = 1000 + ortak_rng_below(&rs, 9000);
         for (int d = 0; d < 16 && ortak_rng_below(&rs, 2); d++) value *= 2;
@@ -223,8 +193,8 @@ static struct ortak_engine *build(const struct run *r, const struct traffic *tr)
     configure(r, &cfg);
     struct ortak_engine *e;
     if (ortak_engine_open(&cfg, &e) != ORTAK_OK) abort();
-    struct ortak_cmd *cmds = alloc_or_die(3 * (size_t)r->banks + 2, sizeof *cmds);
-    struct ortak_result *res = alloc_or_die(cfg.limits.batch_max, sizeof *res);
+    struct ortak_cmd *cmds = bench_calloc("bench_netting", 3 * (size_t)r->banks + 2, sizeof *cmds);
+    struct ortak_result *res = bench_calloc("bench_netting", cfg.limits.batch_max, sizeof *res);
     ortak_time_ns t = T0;
     uint32_t n = 0;
     snprintf(participant(&cmds[n++], t, CB, ORTAK_ROLE_CENTRAL_BANK)->u.participant_create.name,
@@ -269,8 +239,8 @@ static struct ortak_engine *build(const struct run *r, const struct traffic *tr)
  */
 static struct acceptance submit(struct ortak_engine *e, const struct run *r, const struct traffic *tr) {
     uint32_t max = ortak_engine_config(e)->limits.batch_max;
-    struct ortak_cmd *cmds = alloc_or_die(max, sizeof *cmds);
-    struct ortak_result *res = alloc_or_die(max, sizeof *res);
+    struct ortak_cmd *cmds = bench_calloc("bench_netting", max, sizeof *cmds);
+    struct ortak_result *res = bench_calloc("bench_netting", max, sizeof *res);
     struct acceptance a = {0};
     ortak_time_ns t = ortak_engine_now(e) + ORTAK_NS_PER_S;
     for (uint32_t i = 0; i < r->payments; i += max, t += ORTAK_NS_PER_S / 1000) {
@@ -332,9 +302,9 @@ static struct closing close_window(struct ortak_engine *e) {
     struct ortak_cmd cmd = {.timestamp = ortak_engine_now(e) + ORTAK_NS_PER_S, .kind = ORTAK_CMD_NET_CLOSE};
     snprintf(cmd.u.net_close.currency, sizeof cmd.u.net_close.currency, CURRENCY);
     struct ortak_result res;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     if (ortak_engine_apply(e, &cmd, 1, &res) != ORTAK_OK) abort();
-    struct closing c = {.ms = (double)(now_ns() - t0) / 1e6, .at = cmd.timestamp};
+    struct closing c = {.ms = (double)(bench_now_ns() - t0) / 1e6, .at = cmd.timestamp};
     if (res.rc != ORTAK_OK) {
         fprintf(stderr, "bench_netting: NET_CLOSE refused: %s\n", ortak_rc_name((ortak_rc)res.rc));
         exit(1);
@@ -379,7 +349,7 @@ static bool verify_report(const struct ortak_engine *e, const struct run *r, con
         wi.payments != r->payments || wi.gross != tr->gross || wi.moved != c->moved || wi.closed_ns != c->at ||
         wi.participants != c->rows)
         return fail("the closed window's summary is wrong");
-    struct ortak_window_position *rows = alloc_or_die(r->banks, sizeof *rows);
+    struct ortak_window_position *rows = bench_calloc("bench_netting", r->banks, sizeof *rows);
     uint32_t count = 0, participants = 0;
     ortak_i128 sum = 0, debits = 0;
     bool ok =
