@@ -61,7 +61,7 @@ static bool failed; /* a correctness check failed: exit 1 at the end */
 /* Prints one result line as JSON or as text; both formats are literals, so the compiler checks them. */
 #define REPORT(json, json_fmt, text_fmt, ...) ((json) ? printf(json_fmt, __VA_ARGS__) : printf(text_fmt, __VA_ARGS__))
 
-/* ---- random numbers: splitmix64, reproducible from --seed ------------------------------------------------ */
+/* ---- checks --------------------------------------------------------------------------------------------- */
 
 static double pct(ortak_i128 a, ortak_i128 b) { return b > 0 ? 100.0 * (double)a / (double)b : 100.0; }
 
