@@ -102,7 +102,17 @@
     X(FX_RATES_FULL, 86, "", "limit reached: FX rates")                                                                \
     X(QUOTE_ID_INVALID, 87, "", "FX quote id must not be 0 or in the system's id space")                               \
     X(QUOTE_REQUEST_INVALID, 88, "NARR", "FX quote request invalid: fixed side unknown or time to live too long")      \
-    X(FX_FEE_ACCOUNT_MISSING, 89, "NARR", "an FX fee is set but no active operator has an account in the currency")
+    X(FX_FEE_ACCOUNT_MISSING, 89, "NARR", "an FX fee is set but no active operator has an account in the currency") \
+    X(ISO_INVALID, 90, "FF01", "message breaks its schema or a rule")                                                  \
+    X(ISO_UNREADABLE, 91, "FF01", "message cannot be read: not XML, too large, too deep, a DOCTYPE or no Document")    \
+    X(ISO_DUPLICATE_MESSAGE, 92, "AM05", "message id already used by this sender")                                     \
+    X(ISO_SEEN_FULL, 93, "", "limit reached: message ids remembered")                                                  \
+    X(IBAN_INVALID, 94, "AC01", "IBAN fails its check digits or its country's format")                                 \
+    X(AMOUNT_INVALID, 95, "AM12", "amount is malformed or has more decimals than its currency")                        \
+    X(ISO_NOT_SUPPORTED, 96, "AG03", "message or service not offered")                                                 \
+    X(ISO_SENDER_MISMATCH, 97, "AG01", "the message's sender or debtor agent is not the authenticated participant")    \
+    X(ISO_RETURN_INVALID, 98, "NARR", "the payment returned is unknown or not settled, or the return does not match")  \
+    X(ISO_DUPLICATE_UETR, 99, "DUPL", "a payment with this UETR already exists")
 
 enum ortak_rc {
 #define ORTAK_RC_ENUM(name, num, iso, msg) ORTAK_##name = num,

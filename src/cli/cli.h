@@ -24,5 +24,7 @@ bool ortak__cli_tty(void);
 
 int ortak__cli_journal(int argc, char **argv);
 int ortak__cli_lsm(int argc, char **argv);
+int ortak__cli_iso(int argc, char **argv);
+int ortak__cli_iban(int argc, char **argv);
 
 #endif
