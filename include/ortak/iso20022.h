@@ -271,15 +271,16 @@ ortak_rc ortak_iso_write_camt052(const struct ortak_iso_report *rep, struct orta
 ortak_rc ortak_iso_write_camt053(const struct ortak_iso_report *rep, struct ortak_iso_buf *out);
 ortak_rc ortak_iso_write_admi002(const struct ortak_iso_reject *rej, struct ortak_iso_buf *out);
 /*
- * pacs.008 to the creditor agent after settlement: the original message's transaction as the debtor agent sent
- * it (parties, remittance information and all), under a new application header from the system to the creditor
- * agent and a new group header (settlement by the clearing system, settled on `settled_ns`). `original` is the
- * message as received (it is read again). Returns as above, or ORTAK_ISO_INVALID when `original` is not a
- * pacs.008 holding a transaction with `uetr`.
+ * The payment to the creditor agent after settlement, in the original's own message definition: pacs.008, pacs.009
+ * or pacs.004, with the original message's transaction as its sender wrote it (parties, remittance information and
+ * all) under a new application header from the system to the creditor agent and a new group header (settlement by
+ * the clearing system, settled on `settled_ns`: the transaction's IntrBkSttlmDt). `original` is the message as
+ * received (it is read again); `uetr` names the transaction: its PmtId/UETR, or for a return its OrgnlUETR, the UETR
+ * of the payment returned. Returns as above, or ORTAK_ISO_INVALID when `original` is not a pacs.008, pacs.009 or
+ * pacs.004 holding a transaction with `uetr` and a settlement amount.
  */
-ortak_rc ortak_iso_write_pacs008_forward(struct ortak_iso_reader *r, const void *original, size_t len, ortak_u128 uetr,
-                                         const struct ortak_iso_head *h, ortak_time_ns settled_ns,
-                                         struct ortak_iso_buf *out);
+ortak_rc ortak_iso_write_forward(struct ortak_iso_reader *r, const void *original, size_t len, ortak_u128 uetr,
+                                 const struct ortak_iso_head *h, ortak_time_ns settled_ns, struct ortak_iso_buf *out);
 
 /* ---- Reference checks ---- */
 

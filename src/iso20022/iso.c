@@ -53,6 +53,51 @@ const char *ortak_iso_default_iban_registry(void) {
     return existing(ORTAK_SHARED_DATA_DIR "/iban/registry.txt", false);
 }
 
+/*
+ * libxml2's allocator. libxml2 2.9 does not report every failed allocation: its parser can return a document that
+ * lacks a text node or a namespace declaration. So every allocation it makes goes through these wrappers, which
+ * note a failure for the thread; a read or a forward that saw one answers ORTAK_NOMEM instead of trusting what it
+ * got. The allocator underneath is malloc, or a test's (ortak__iso_alloc_base).
+ */
+static _Thread_local bool alloc_failed;
+static void *(*base_malloc)(size_t) = malloc;
+static void *(*base_realloc)(void *, size_t) = realloc;
+
+static void *watched_malloc(size_t n) {
+    void *p = base_malloc(n);
+    if (!p) alloc_failed = true;
+    return p;
+}
+
+static void *watched_realloc(void *q, size_t n) {
+    void *p = base_realloc(q, n);
+    if (!p) alloc_failed = true;
+    return p;
+}
+
+static char *watched_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = watched_malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+static void silent(void *ctx, const char *msg, ...) {
+    (void)ctx;
+    (void)msg;
+}
+
+void ortak__iso_libxml_begin(void) {
+    alloc_failed = false;
+    xmlSetGenericErrorFunc(NULL, silent); /* per thread in libxml2: its errors reach ortak as issues, never stderr */
+}
+bool ortak__iso_libxml_alloc_failed(void) { return alloc_failed; }
+
+void ortak__iso_alloc_base(void *(*m)(size_t), void *(*r)(void *, size_t)) {
+    base_malloc = m ? m : malloc;
+    base_realloc = r ? r : realloc;
+}
+
 static void say(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(char *why, size_t why_len, const char *fmt, ...) {
     if (!why || why_len == 0) return;
@@ -122,8 +167,13 @@ ortak_rc ortak_iso_open(const struct ortak_iso_options *options, struct ortak_is
     ORTAK_ASSERT(options && out);
     *out = NULL;
     say(why, why_len, "ok");
-    xmlInitParser();
-    xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
+    static bool libxml_ready; /* the first open, before any reader thread exists */
+    if (!libxml_ready) {
+        xmlMemSetup(free, watched_malloc, watched_realloc, watched_strdup);
+        xmlInitParser();
+        xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
+        libxml_ready = true;
+    }
     struct ortak_iso *iso = calloc(1, sizeof *iso);
     if (!iso) return ORTAK_NOMEM;
     ortak_rc rc = options_check(options, &iso->opt, why, why_len);

@@ -70,6 +70,15 @@ bool ortak__iso_date_parse(const char *s, ortak_time_ns *out);
  * day: the offset is applied, result is signed). False when malformed. */
 bool ortak__iso_time_of_day_parse(const char *s, int64_t *out_ns);
 
+/*
+ * Before libxml2 works on a thread (a read, a forward): silence its error output on this thread and start noting
+ * its failed allocations; ask after the work (iso.c). A test may put its own allocator under the watch (NULL
+ * restores malloc and realloc).
+ */
+void ortak__iso_libxml_begin(void);
+bool ortak__iso_libxml_alloc_failed(void);
+void ortak__iso_alloc_base(void *(*m)(size_t), void *(*r)(void *, size_t));
+
 /* Rules beyond the schema on a message read; add issues to `m`. */
 void ortak__iso_rules(const struct ortak_iso *iso, xmlNodePtr hdr, xmlNodePtr document, struct ortak_iso_msg *m);
 

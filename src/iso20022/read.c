@@ -67,9 +67,40 @@ static size_t skip_tag(const char *d, size_t len, size_t i, bool *self_closing) 
     return len;
 }
 
+static bool ascii_iequal(const char *a, size_t n, const char *b) {
+    if (strlen(b) != n) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = a[i] >= 'a' && a[i] <= 'z' ? (char)(a[i] - 'a' + 'A') : a[i];
+        if (c != b[i]) return false;
+    }
+    return true;
+}
+
+/* ISO 20022 messages are UTF-8: no UTF-16 or UTF-32 byte order, no XML declaration naming another encoding. */
+static bool utf8_declared(const char *d, size_t len) {
+    if (len >= 2 &&
+        (((uint8_t)d[0] == 0xfe && (uint8_t)d[1] == 0xff) || ((uint8_t)d[0] == 0xff && (uint8_t)d[1] == 0xfe)))
+        return false;
+    if (len >= 3 && memcmp(d, "\xef\xbb\xbf", 3) == 0) d += 3, len -= 3;
+    if (len >= 2 && (d[0] == '\0' || d[1] == '\0')) return false;
+    if (len < 5 || memcmp(d, "<?xml", 5) != 0) return true;
+    size_t end = skip_past(d, len, 5, "?>");
+    size_t at = skip_past(d, end, 5, "encoding");
+    if (at >= end) return true; /* no encoding declared: UTF-8 */
+    while (at < end && (d[at] == ' ' || d[at] == '=' || d[at] == '\t')) at++;
+    if (at >= end || (d[at] != '"' && d[at] != '\'')) return false;
+    const char *v = d + at + 1;
+    const char *q = memchr(v, d[at], (size_t)(d + end - v));
+    return q && (ascii_iequal(v, (size_t)(q - v), "UTF-8") || ascii_iequal(v, (size_t)(q - v), "UTF8"));
+}
+
 ortak_rc ortak__iso_prescan(const struct ortak_iso *iso, const char *d, size_t len, char *why, size_t why_len) {
     if (len > iso->opt.message_bytes_max) {
         say(why, why_len, "message is %zu bytes; the limit is %u", len, iso->opt.message_bytes_max);
+        return ORTAK_ISO_UNREADABLE;
+    }
+    if (!utf8_declared(d, len)) {
+        say(why, why_len, "ISO 20022 messages are UTF-8; this one declares or begins in another encoding");
         return ORTAK_ISO_UNREADABLE;
     }
     uint32_t depth = 0;
@@ -568,15 +599,21 @@ ortak_rc ortak_iso_read(struct ortak_iso_reader *r, const void *data, size_t len
     out->issue_count = 0;
     out->tx = r->tx;
     char why[200];
-    xmlDocPtr doc;
+    xmlDocPtr doc = NULL;
+    ortak__iso_libxml_begin();
     ortak_rc rc = ortak__iso_parse_with(r->iso, r->ctxt, data, len, &doc, why, sizeof why);
-    if (rc != ORTAK_OK) {
-        if (rc == ORTAK_ISO_UNREADABLE) ortak_iso_issue_add(out, "XML", "FF01", "%s", why);
-        return rc;
+    if (rc == ORTAK_OK) {
+        r->cur = out;
+        rc = read_parts(r, doc, out);
+        r->cur = NULL;
     }
-    r->cur = out;
-    rc = read_parts(r, doc, out);
-    r->cur = NULL;
+    if (ortak__iso_libxml_alloc_failed()) {
+        rc = ORTAK_NOMEM; /* what was read may lack a part: refuse it, say why */
+        out->issue_count = 0;
+        ortak_iso_issue_add(out, "NOMEM", "", "out of memory while reading the message");
+    } else if (rc == ORTAK_ISO_UNREADABLE && out->issue_count == 0) {
+        ortak_iso_issue_add(out, "XML", "FF01", "%s", why);
+    }
     xmlFreeDoc(doc);
     return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * Generating the messages ortak sends (iso20022.h, "Generating out"): pacs.002 status reports, camt.054
- * notifications, camt.052 and camt.053 account reports, admi.002 rejects, and the pacs.008 forwarded to the creditor
- * agent after settlement; and the time helpers the whole module shares (iso_int.h).
+ * notifications, camt.052 and camt.053 account reports, admi.002 rejects, and the payment (pacs.008, pacs.009 or
+ * pacs.004) forwarded to the creditor agent after settlement; and the time helpers the whole module shares (iso_int.h).
  *
  * The fixed messages are written straight as text into a struct ortak_iso_buf, element after element in the order of
  * their schema: no tree is built. Every message is <Envelope> (no namespace) holding a head.001.001.02 AppHdr and the
@@ -17,8 +17,8 @@
  *     totalDigits) are refused, never rounded;
  *   - time is converted with civil-from-days arithmetic on integers: no time zone, no floating point, every number
  *     bounded.
- * Only the forwarded pacs.008 uses libxml2 trees: the original is parsed again, its transaction's pacs.008 elements
- * moved into the default namespace, and the transaction serialised after a new group header.
+ * Only the forwarded payment uses libxml2 trees: the original is parsed again, its transaction's elements moved from
+ * the message's namespace into the default one, and the transaction serialised after a new group header.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +40,6 @@
 #define NS_PER_DAY (UINT64_C(86400) * ORTAK_NS_PER_S)
 /* The last day on which 00:00 UTC is an ortak_time_ns: 2554-07-21. */
 #define DAYS_MAX (UINT64_MAX / NS_PER_DAY)
-#define PACS_008_NS ISO_NS_PREFIX "pacs.008.001.08"
 
 #define FIELD(f) (f), sizeof(f)
 
@@ -822,18 +821,56 @@ ortak_rc ortak_iso_write_admi002(const struct ortak_iso_reject *rej, struct orta
     return w_end(&w);
 }
 
-/* ---- pacs.008 forwarded ------------------------------------------------------------------------------------ */
+/* ---- payments forwarded ----------------------------------------------------------------------------------- */
 
-static bool in_pacs008(xmlNodePtr n) {
-    return n->type == XML_ELEMENT_NODE && n->ns != NULL && n->ns->href != NULL &&
-           strcmp((const char *)n->ns->href, PACS_008_NS) == 0;
+/*
+ * What the forward knows of each message definition it forwards: where its transactions are, which element of a
+ * transaction holds the UETR that names it, the amount its settlement date follows (the schemas' order), and the
+ * part of the group that applies to every transaction: carried over when the transaction has none of its own.
+ */
+struct kind {
+    uint8_t type;          /* enum ortak_iso_type */
+    const char *ns;        /* the Document's namespace */
+    const char *body;      /* the Document's child */
+    const char *tx;        /* a transaction, a child of the body */
+    const char *uetr_in;   /* the transaction's child holding the UETR; NULL: the transaction itself */
+    const char *uetr;      /* PmtId/UETR, or a return's OrgnlUETR: the UETR of the payment returned */
+    const char *amount;    /* IntrBkSttlmDt follows it */
+    const char *grp_part;  /* in GrpHdr, last in the new one (after SttlmInf); NULL: the schema has none */
+    const char *body_part; /* in the body, right after GrpHdr; NULL: none */
+};
+
+static const struct kind kinds[] = {
+    {ORTAK_ISO_PACS_008, ISO_NS_PREFIX "pacs.008.001.08", "FIToFICstmrCdtTrf", "CdtTrfTxInf", "PmtId", "UETR",
+     "IntrBkSttlmAmt", "PmtTpInf", NULL},
+    {ORTAK_ISO_PACS_009, ISO_NS_PREFIX "pacs.009.001.08", "FICdtTrf", "CdtTrfTxInf", "PmtId", "UETR", "IntrBkSttlmAmt",
+     "PmtTpInf", NULL},
+    /* GroupHeader90 has no PmtTpInf; the original group information of PaymentReturnV09 applies to every TxInf */
+    {ORTAK_ISO_PACS_004, ISO_NS_PREFIX "pacs.004.001.09", "PmtRtr", "TxInf", NULL, "OrgnlUETR", "RtrdIntrBkSttlmAmt",
+     NULL, "OrgnlGrpInf"},
+};
+
+/* The kind of message definition `type`, or NULL when it is not forwarded. */
+static const struct kind *kind_of(uint8_t type) {
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const struct kind *k = &kinds[i];
+        if (k->type != type) continue;
+        ORTAK_ASSERT(strcmp(k->ns + strlen(ISO_NS_PREFIX), ortak_iso_type_name(type)) == 0);
+        return k;
+    }
+    return NULL;
 }
 
-/* The first element child of `n` in the pacs.008 namespace named `name`, looking at most at `bound` children. */
-static xmlNodePtr pacs_child(xmlNodePtr n, const char *name, size_t bound) {
+static bool in_ns(xmlNodePtr n, const char *ns) {
+    return n->type == XML_ELEMENT_NODE && n->ns != NULL && n->ns->href != NULL &&
+           strcmp((const char *)n->ns->href, ns) == 0;
+}
+
+/* The first element child of `n` in namespace `ns` named `name`, looking at most at `bound` children. */
+static xmlNodePtr ns_child(xmlNodePtr n, const char *ns, const char *name, size_t bound) {
     xmlNodePtr c = n != NULL ? n->children : NULL;
     for (size_t i = 0; c != NULL && i < bound; i++, c = c->next) {
-        if (in_pacs008(c) && strcmp((const char *)c->name, name) == 0) return c;
+        if (in_ns(c, ns) && strcmp((const char *)c->name, name) == 0) return c;
     }
     return NULL;
 }
@@ -855,31 +892,33 @@ static bool leaf_text(xmlNodePtr n, char *out, size_t cap, size_t bound) {
     return n != NULL && c == NULL;
 }
 
-/* The CdtTrfTxInf of body FIToFICstmrCdtTrf whose PmtId/UETR is `uetr`, or NULL. */
-static xmlNodePtr find_transaction(xmlNodePtr body, ortak_u128 uetr, size_t bound) {
+/* The first transaction of `body` whose UETR (a return's OrgnlUETR) is `uetr`, or NULL. */
+static xmlNodePtr find_transaction(const struct kind *k, xmlNodePtr body, ortak_u128 uetr, size_t bound) {
     xmlNodePtr c = body->children;
     for (size_t i = 0; c != NULL && i < bound; i++, c = c->next) {
         char text[40];
         ortak_u128 v;
-        if (!in_pacs008(c) || strcmp((const char *)c->name, "CdtTrfTxInf") != 0) continue;
-        xmlNodePtr u = pacs_child(pacs_child(c, "PmtId", bound), "UETR", bound);
+        if (!in_ns(c, k->ns) || strcmp((const char *)c->name, k->tx) != 0) continue;
+        xmlNodePtr holder = k->uetr_in != NULL ? ns_child(c, k->ns, k->uetr_in, bound) : c;
+        xmlNodePtr u = ns_child(holder, k->ns, k->uetr, bound);
         if (leaf_text(u, text, sizeof text, bound) && uetr_parse(text, strlen(text), &v) && v == uetr) return c;
     }
     return NULL;
 }
 
 /*
- * Serialising a subtree of the original alone. The subtree `top` (a CdtTrfTxInf, or the group's PmtTpInf) is
+ * Serialising a subtree of the original alone. The subtree `top` (a transaction, or a part of the group) is
  * changed in place in the parsed original, which is freed afterwards, then written with xmlSaveTree: nothing is
- * copied (libxml2 2.9's deep copy drops a subtree silently when an allocation fails). Its pacs.008 elements go into
- * the default namespace, declared on `top`; a namespace the subtree uses but the original declared above `top`
- * (a prefix on the original's envelope, used inside SplmtryData) is declared again inside the subtree. Every walk is
- * bounded by `bound`, the original's size in bytes: a node takes at least a byte.
+ * copied (libxml2 2.9's deep copy drops a subtree silently when an allocation fails). Its elements in the message's
+ * namespace go into the default namespace, declared on `top`; a namespace the subtree uses but the original declared
+ * above `top` (a prefix on the original's envelope, used inside SplmtryData) is declared again inside the subtree.
+ * Every walk is bounded by `bound`, the original's size in bytes: a node takes at least a byte.
  */
 struct subtree {
     xmlDocPtr doc;
     xmlNodePtr top;
-    bool to_default; /* pacs.008 elements go into the default namespace (false: top declares another default) */
+    const char *ns;  /* the message's namespace */
+    bool to_default; /* the message's elements go into the default namespace (false: top declares another default) */
     size_t bound;
 };
 
@@ -930,27 +969,27 @@ static bool keep_declared(const struct subtree *t, xmlNodePtr n, xmlNsPtr *ns) {
     return true;
 }
 
-/* A pacs.008 element `n` into the default namespace `d` in scope at it, or declares that on `n`; an element that
- * declares another default namespace itself keeps its prefix. False: no memory. */
-static bool pacs_to_default(const struct subtree *t, xmlNodePtr n, xmlNsPtr d) {
-    if (d != NULL && d->href != NULL && strcmp((const char *)d->href, PACS_008_NS) == 0) {
+/* An element `n` of the message into the default namespace `d` in scope at it, or declares that on `n`; an element
+ * that declares another default namespace itself keeps its prefix. False: no memory. */
+static bool message_to_default(const struct subtree *t, xmlNodePtr n, xmlNsPtr d) {
+    if (d != NULL && d->href != NULL && strcmp((const char *)d->href, t->ns) == 0) {
         n->ns = d;
         return true;
     }
     if (declares_default(t, n)) return keep_declared(t, n, &n->ns);
-    d = new_ns(n, BAD_CAST PACS_008_NS, NULL);
+    d = new_ns(n, BAD_CAST t->ns, NULL);
     if (d == NULL) return false;
     n->ns = d;
     return true;
 }
 
-/* Element `n` and its attributes: pacs.008 into the default namespace, xmlns="" on an element in no namespace under
- * a default one, other namespaces kept declared. False: no memory. */
+/* Element `n` and its attributes: the message's into the default namespace, xmlns="" on an element in no namespace
+ * under a default one, other namespaces kept declared. False: no memory. */
 static bool namespace_fix(const struct subtree *t, xmlNodePtr n) {
     xmlNsPtr d = declaration_in_force(t, n, NULL); /* never NULL: the top declares one */
     bool ok;
-    if (in_pacs008(n) && t->to_default)
-        ok = pacs_to_default(t, n, d);
+    if (in_ns(n, t->ns) && t->to_default)
+        ok = message_to_default(t, n, d);
     else if (n->ns == NULL)
         ok = d == NULL || d->href == NULL || d->href[0] == '\0' || new_ns(n, BAD_CAST "", NULL);
     else
@@ -980,20 +1019,21 @@ static bool namespace_walk(const struct subtree *t) {
     return false;
 }
 
-/* Declares the default namespace on the top: pacs.008, unless the top declares another one itself. */
-static bool subtree_open(struct subtree *t, xmlDocPtr doc, xmlNodePtr top, size_t bound) {
+/* Declares the default namespace on the top: the message's, unless the top declares another one itself. */
+static bool subtree_open(struct subtree *t, const char *ns, xmlDocPtr doc, xmlNodePtr top, size_t bound) {
     t->doc = doc;
     t->top = top;
+    t->ns = ns;
     t->bound = bound;
     t->to_default = true;
     xmlNsPtr d = top->nsDef;
     for (size_t i = 0; d != NULL && i < bound; i++, d = d->next) {
         if (d->prefix == NULL) {
-            t->to_default = d->href != NULL && strcmp((const char *)d->href, PACS_008_NS) == 0;
+            t->to_default = d->href != NULL && strcmp((const char *)d->href, ns) == 0;
             return true;
         }
     }
-    return new_ns(top, BAD_CAST PACS_008_NS, NULL) != NULL;
+    return new_ns(top, BAD_CAST ns, NULL) != NULL;
 }
 
 /* Whether element `n` holds exactly the text `text` (libxml2 2.9 can leave a text node without its content when an
@@ -1003,14 +1043,15 @@ static bool holds_text(xmlNodePtr n, const char *text) {
     return leaf_text(n, s, sizeof s, 4) && strcmp(s, text) == 0;
 }
 
-/* Sets the transaction's IntrBkSttlmDt to `date`: replaced when present, added after IntrBkSttlmAmt otherwise. */
-static bool settlement_date_set(const struct subtree *t, const char *date) {
-    xmlNodePtr dt = pacs_child(t->top, "IntrBkSttlmDt", t->bound);
+/* Sets the transaction's IntrBkSttlmDt to `date`: replaced when present, added right after element `amount` (the
+ * interbank settlement amount, or a return's returned one) otherwise. */
+static bool settlement_date_set(const struct subtree *t, const char *amount_name, const char *date) {
+    xmlNodePtr dt = ns_child(t->top, t->ns, "IntrBkSttlmDt", t->bound);
     if (dt != NULL) {
         xmlNodeSetContent(dt, BAD_CAST date);
         return holds_text(dt, date);
     }
-    xmlNodePtr amount = pacs_child(t->top, "IntrBkSttlmAmt", t->bound);
+    xmlNodePtr amount = ns_child(t->top, t->ns, amount_name, t->bound);
     ORTAK_ASSERT(amount != NULL); /* checked by the caller */
     dt = xmlNewDocNode(t->doc, amount->ns, BAD_CAST "IntrBkSttlmDt", BAD_CAST date);
     if (dt == NULL || !holds_text(dt, date) || xmlAddNextSibling(amount, dt) == NULL) {
@@ -1033,62 +1074,78 @@ static void w_node(struct w *w, xmlNodePtr n) {
     if (xb != NULL) xmlBufferFree(xb);
 }
 
-/* Appends element `top` of the original, its pacs.008 elements in the default namespace; a transaction (`date` not
- * NULL) settled on `date`. */
-static void w_subtree(struct w *w, xmlDocPtr doc, xmlNodePtr top, const char *date, size_t bound) {
+/* Appends element `top` of the original, the message's elements in the default namespace; a transaction (`date`
+ * not NULL) settled on `date`. */
+static void w_subtree(struct w *w, const struct kind *k, xmlDocPtr doc, xmlNodePtr top, const char *date,
+                      size_t bound) {
     struct subtree t;
     if (w->rc != ORTAK_OK) return;
-    bool ok = subtree_open(&t, doc, top, bound) && namespace_walk(&t);
-    ok = ok && (date == NULL || settlement_date_set(&t, date));
+    bool ok = subtree_open(&t, k->ns, doc, top, bound) && namespace_walk(&t);
+    ok = ok && (date == NULL || settlement_date_set(&t, k->amount, date));
     if (ok)
         w_node(w, top);
     else
         w_fail(w, ORTAK_NOMEM);
 }
 
+/* The part `name` of `parent` (the group header or the body) when it applies to transaction `tx`: NULL when there
+ * is none, or when `tx` has one of its own. */
+static xmlNodePtr carried(const struct kind *k, xmlNodePtr parent, const char *name, xmlNodePtr tx, size_t bound) {
+    if (name == NULL || ns_child(tx, k->ns, name, bound) != NULL) return NULL;
+    return ns_child(parent, k->ns, name, bound);
+}
+
 /*
  * The new message around the transaction: AppHdr from h->from to h->to; GrpHdr with MsgId, CreDtTm, NbOfTxs 1 and
  * SttlmInf/SttlmMtd CLRG (settled in the clearing system, ortak: not through accounts the agents hold with each
- * other, INDA/INGA, nor by cover, COVE), and the original group's PmtTpInf when the transaction has none of its own
- * (it applied to the transaction); then the transaction, settled on `date`.
+ * other, INDA/INGA, nor by cover, COVE), and the part of the original group that applied to the transaction when it
+ * has none of its own (pacs.008 and pacs.009: GrpHdr/PmtTpInf; pacs.004: OrgnlGrpInf after GrpHdr); then the
+ * transaction, settled on `date`. In both group headers (GroupHeader93 of pacs.008 and pacs.009, GroupHeader90 of
+ * pacs.004) these elements come in this order and SttlmInf is mandatory; what else they hold is optional.
  */
-static void w_forward(struct w *w, const struct ortak_iso_head *h, xmlDocPtr doc, xmlNodePtr body, xmlNodePtr tx,
-                      const char *date, size_t bound) {
-    xmlNodePtr group_type = pacs_child(pacs_child(body, "GrpHdr", bound), "PmtTpInf", bound);
-    w_envelope_open(w, h, ORTAK_ISO_PACS_008);
-    w_str(w, "<FIToFICstmrCdtTrf><GrpHdr>");
+static void w_forward(struct w *w, const struct kind *k, const struct ortak_iso_head *h, xmlDocPtr doc, xmlNodePtr body,
+                      xmlNodePtr tx, const char *date, size_t bound) {
+    xmlNodePtr grp_part = carried(k, ns_child(body, k->ns, "GrpHdr", bound), k->grp_part, tx, bound);
+    xmlNodePtr body_part = carried(k, body, k->body_part, tx, bound);
+    w_envelope_open(w, h, k->type);
+    w_open(w, k->body);
+    w_str(w, "<GrpHdr>");
     w_field(w, "MsgId", FIELD(h->msg_id));
     w_time(w, "CreDtTm", h->created_ns);
     w_str(w, "<NbOfTxs>1</NbOfTxs><SttlmInf><SttlmMtd>CLRG</SttlmMtd></SttlmInf>");
-    if (group_type != NULL && pacs_child(tx, "PmtTpInf", bound) == NULL) w_subtree(w, doc, group_type, NULL, bound);
+    if (grp_part != NULL) w_subtree(w, k, doc, grp_part, NULL, bound);
     w_str(w, "</GrpHdr>");
-    w_subtree(w, doc, tx, date, bound);
-    w_str(w, "</FIToFICstmrCdtTrf>");
+    if (body_part != NULL) w_subtree(w, k, doc, body_part, NULL, bound);
+    w_subtree(w, k, doc, tx, date, bound);
+    w_close(w, k->body);
     w_envelope_close(w);
 }
 
-ortak_rc ortak_iso_write_pacs008_forward(struct ortak_iso_reader *r, const void *original, size_t len, ortak_u128 uetr,
-                                         const struct ortak_iso_head *h, ortak_time_ns settled_ns,
-                                         struct ortak_iso_buf *out) {
+ortak_rc ortak_iso_write_forward(struct ortak_iso_reader *r, const void *original, size_t len, ortak_u128 uetr,
+                                 const struct ortak_iso_head *h, ortak_time_ns settled_ns, struct ortak_iso_buf *out) {
     ORTAK_ASSERT(r != NULL && h != NULL && (original != NULL || len == 0));
     xmlDocPtr doc = NULL;
-    xmlNodePtr hdr, document, tx = NULL, body = NULL;
+    xmlNodePtr hdr, document = NULL, tx = NULL, body = NULL;
     uint8_t type = ORTAK_ISO_UNKNOWN;
+    const struct kind *k = NULL;
     char why[160], date[11];
     struct w w;
     w_begin(&w, out);
+    ortak__iso_libxml_begin();
     ortak_rc rc =
         len != 0 ? ortak__iso_parse_with(r->iso, r->ctxt, original, len, &doc, why, sizeof why) : ORTAK_ISO_UNREADABLE;
     if (rc == ORTAK_OK) ortak__iso_locate(xmlDocGetRootElement(doc), &hdr, &document, &type);
-    if (rc == ORTAK_OK && type == ORTAK_ISO_PACS_008 && in_pacs008(document)) {
-        body = pacs_child(document, "FIToFICstmrCdtTrf", len);
-        tx = body != NULL && uetr != 0 ? find_transaction(body, uetr, len) : NULL;
+    if (rc == ORTAK_OK) k = kind_of(type);
+    if (k != NULL && document != NULL && in_ns(document, k->ns)) {
+        body = ns_child(document, k->ns, k->body, len);
+        tx = body != NULL && uetr != 0 ? find_transaction(k, body, uetr, len) : NULL;
     }
-    if (rc == ORTAK_OK && (tx == NULL || pacs_child(tx, "IntrBkSttlmAmt", len) == NULL)) rc = ORTAK_ISO_INVALID;
+    if (rc == ORTAK_OK && (tx == NULL || ns_child(tx, k->ns, k->amount, len) == NULL)) rc = ORTAK_ISO_INVALID;
     if (rc == ORTAK_ISO_UNREADABLE) rc = ORTAK_ISO_INVALID;
     w_fail(&w, rc);
     ortak__iso_date_format(settled_ns, date);
-    if (w.rc == ORTAK_OK) w_forward(&w, h, doc, body, tx, date, len);
+    if (w.rc == ORTAK_OK) w_forward(&w, k, h, doc, body, tx, date, len);
+    if (ortak__iso_libxml_alloc_failed()) w.rc = ORTAK_NOMEM; /* whatever else went wrong: a part may be lost */
     if (doc != NULL) xmlFreeDoc(doc);
     return w_end(&w);
 }

@@ -1,7 +1,7 @@
 /*
  * Fuzz target of the ISO 20022 reader (include/ortak/iso20022.h): any bytes go to ortak_iso_read, with schemas and
- * without; a pacs.008 that is read (valid or not) is also forwarded with ortak_iso_write_pacs008_forward, and what
- * is forwarded is read back.
+ * without; a payment message (pacs.008, pacs.009, pacs.004) that is read, valid or not, is also forwarded with
+ * ortak_iso_write_forward, and what is forwarded is read back.
  *
  * Built two ways: under libFuzzer (ORTAK_LIBFUZZER, scripts/fuzz), and in every build with replay_main.c, which
  * replays the corpus and the shared samples through this same function as CTest tests.
@@ -16,8 +16,9 @@
  *     without, one unreadable with is unreadable without, and the valid-payment invariant above holds without;
  *   - "comments": comments and processing instructions are not data: a valid message reads the same with them
  *     removed (a value split by a comment must not be read as its first piece);
- *   - "forward": a message without a UETR to forward is refused; a valid pacs.008 forwards; what is forwarded reads
- *     back as a pacs.008 with a header and the one transaction forwarded, valid when the original was.
+ *   - "forward": a message without a UETR to forward is refused; a valid payment message forwards; what is
+ *     forwarded reads back as a message of the same type with a header and the one transaction forwarded, valid
+ *     when the original was.
  *
  * The quoted groups can be switched off while a library bug they catch is open, so that fuzzing goes on past it:
  * ORTAK_FUZZ_SKIP=bare,comments,forward (any of them). A skipped invariant is reported once on stderr when it first
@@ -279,22 +280,30 @@ static void check_comments(const uint8_t *data, size_t size) {
             "a valid message reads differently once its comments and processing instructions are removed", &other);
 }
 
-/* The forwarded message read back: a pacs.008 with a header and exactly the transaction forwarded. */
-static void check_forwarded(const struct ortak_iso_buf *out, ortak_u128 uetr, ortak_rc original_rc) {
+/* The transaction a forward names: its UETR, or for a return the UETR of the payment returned; 0 for none. */
+static ortak_u128 forward_uetr(const struct ortak_iso_msg *m) {
+    if (m->tx_count == 0) return 0;
+    return m->type == ORTAK_ISO_PACS_004 ? m->tx[0].orgnl_uetr : m->tx[0].uetr;
+}
+
+/* The forwarded message read back: of the original's type, with a header and exactly the transaction forwarded. */
+static void check_forwarded(const struct ortak_iso_buf *out, uint8_t type, ortak_u128 uetr, ortak_rc original_rc) {
     if (out->failed || out->len == 0 || out->len > out->cap || !out->data)
         violated("a forward returned OK with an empty, failed or overrun buffer", NULL);
     ortak_rc rc = ortak_iso_read(rd_wide, out->data, out->len, &back);
     check_msg(&back, rc, ORTAK_ISO_TX_DEFAULT);
-    if (rc == ORTAK_ISO_UNREADABLE) violated("a forwarded pacs.008 cannot be read back", &back);
-    if (back.type != ORTAK_ISO_PACS_008 || !back.has_header) violated("a forward is not a pacs.008 with header", &back);
-    if (back.tx_count != 1 || back.tx[0].uetr != uetr) violated("a forward does not hold the one transaction", &back);
-    require(GROUP_FORWARD, original_rc != ORTAK_OK || rc == ORTAK_OK, "a valid pacs.008 forwards as an invalid one",
-            &back);
+    if (rc == ORTAK_ISO_UNREADABLE) violated("a forwarded message cannot be read back", &back);
+    if (back.type != type || !back.has_header) violated("a forward is not of its original's type, with header", &back);
+    if (back.tx_count != 1 || forward_uetr(&back) != uetr)
+        violated("a forward does not hold the one transaction forwarded", &back);
+    require(GROUP_FORWARD, original_rc != ORTAK_OK || rc == ORTAK_OK,
+            "a valid payment message forwards as an invalid one", &back);
 }
 
-/* Forwards the first transaction of the pacs.008 just read from `data` (its UETR, or none). */
+/* Forwards the first transaction of the payment message just read from `data` (its UETR, or none). */
 static void forward(const uint8_t *data, size_t size, ortak_rc original_rc) {
-    ortak_u128 uetr = msg.tx_count ? msg.tx[0].uetr : 0;
+    ortak_u128 uetr = forward_uetr(&msg);
+    uint8_t type = msg.type;
     struct ortak_iso_head h = {.created_ns = FORWARD_NS};
     const char *to = FALLBACK_BIC;
     if (msg.tx_count && msg.tx[0].instd_agt[0])
@@ -305,14 +314,14 @@ static void forward(const uint8_t *data, size_t size, ortak_rc original_rc) {
     snprintf(h.to, sizeof h.to, "%s", to); /* copied: the forward reads again and overwrites msg.tx */
     snprintf(h.msg_id, sizeof h.msg_id, "%s", "ORTAK-FWD-0001");
     struct ortak_iso_buf out = {0};
-    ortak_rc rc = ortak_iso_write_pacs008_forward(rd, data, size, uetr, &h, FORWARD_NS, &out);
+    ortak_rc rc = ortak_iso_write_forward(rd, data, size, uetr, &h, FORWARD_NS, &out);
     if (rc != ORTAK_OK && rc != ORTAK_ISO_INVALID && rc != ORTAK_INVALID)
         violated("a forward returned a code other than OK, ISO_INVALID or INVALID", NULL);
     if (uetr == 0 && rc == ORTAK_OK) violated("a transaction without UETR was forwarded", NULL);
     if (original_rc == ORTAK_OK && rc != ORTAK_OK && !group_skipped[GROUP_FORWARD])
         fprintf(stderr, "fuzz_iso_read: forward returned %s\n", ortak_rc_name(rc));
-    require(GROUP_FORWARD, original_rc != ORTAK_OK || rc == ORTAK_OK, "a valid pacs.008 does not forward", NULL);
-    if (rc == ORTAK_OK) check_forwarded(&out, uetr, original_rc);
+    require(GROUP_FORWARD, original_rc != ORTAK_OK || rc == ORTAK_OK, "a valid payment message does not forward", NULL);
+    if (rc == ORTAK_OK) check_forwarded(&out, type, uetr, original_rc);
     ortak_iso_buf_free(&out);
 }
 
@@ -323,6 +332,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc == ORTAK_OK) check_valid_payments(&msg);
     check_bare(data, size, rc);
     if (rc == ORTAK_OK) check_comments(data, size);
-    if ((rc == ORTAK_OK || rc == ORTAK_ISO_INVALID) && msg.type == ORTAK_ISO_PACS_008) forward(data, size, rc);
+    if ((rc == ORTAK_OK || rc == ORTAK_ISO_INVALID) && payment_message(msg.type)) forward(data, size, rc);
     return 0;
 }

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "iso20022/iso_int.h"
 #include "ortak/iso20022.h"
 
 static const char *data_dir, *ortak_bin;
@@ -188,6 +189,9 @@ static void test_unreadable(void **state) {
         "<!DOCTYPE x SYSTEM \"http://example.com/x.dtd\"><x/>",
         "<Document xmlns=\"urn:test:mini\"><Amt>5</Amt></Document>",
         "<Envelope><AppHdr xmlns=\"urn:iso:std:iso:20022:tech:xsd:head.001.001.02\"/></Envelope>",
+        "<?xml version=\"1.0\" encoding=\"ISO-2022-JP\"?><Document "
+        "xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08\"/>",
+        "\xff\xfe<\0D\0/\0>\0",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (read_text(rd, bad[i]) != ORTAK_ISO_UNREADABLE) fail_msg("case %zu read as %u", i, msg.type);
@@ -312,6 +316,53 @@ static void test_mapped_fields(void **state) {
     assert_int_equal(msg.tx[0].quote_id, 0xab);
 }
 
+/* Fault injection: the allocation that fails (0 = the next one; negative = none), and whether one did. */
+static long fail_at = -1;
+static bool failed_once;
+
+static bool fail_now(void) {
+    if (fail_at < 0 || fail_at-- != 0) return false;
+    failed_once = true;
+    return true;
+}
+static void *fi_malloc(size_t n) { return fail_now() ? NULL : malloc(n); }
+static void *fi_realloc(void *p, size_t n) { return fail_now() ? NULL : realloc(p, n); }
+
+/*
+ * Every allocation libxml2 makes while reading a message is failed in turn: the read then answers ORTAK_NOMEM,
+ * never a message with a part missing; when no allocation failed, the result is exactly the undisturbed one.
+ */
+static void test_allocation_failures(void **state) {
+    (void)state;
+    size_t len;
+    char *buf = slurp(sample_path("cbpr-ur/test_files/2026/pacs008_credit_transfer_sample.xml"), &len);
+    static struct ortak_iso_msg want;
+    static struct ortak_iso_tx want_tx;
+    assert_int_equal(ortak_iso_read(rd, buf, len, &want), ORTAK_OK);
+    want_tx = want.tx[0];
+    ortak__iso_alloc_base(fi_malloc, fi_realloc);
+    long n = 0, failures = 0;
+    for (bool done = false; !done && n < 100000; n++) {
+        fail_at = n;
+        failed_once = false;
+        ortak_rc rc = ortak_iso_read(rd, buf, len, &msg);
+        fail_at = -1;
+        done = !failed_once;
+        if (failed_once) {
+            if (rc != ORTAK_NOMEM) fail_msg("allocation %ld failed but the read answered %s", n, ortak_rc_str(rc));
+            failures++;
+            continue;
+        }
+        assert_int_equal(rc, ORTAK_OK);
+        assert_string_equal(msg.msg_id, want.msg_id);
+        assert_memory_equal(&msg.tx[0], &want_tx, sizeof want_tx);
+    }
+    ortak__iso_alloc_base(NULL, NULL);
+    free(buf);
+    print_message("%ld allocations failed in turn, each answered ORTAK_NOMEM\n", failures);
+    assert_true(failures > 50);
+}
+
 /* Runs `ortak ARGS` through the shell (stderr dropped); returns its exit code and its stdout in out[cap]. */
 static int run_cli(const char *args, char *out, size_t cap) {
     char cmd[4096];
@@ -373,6 +424,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_structural_checks),
         cmocka_unit_test(test_mapped_fields),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_allocation_failures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

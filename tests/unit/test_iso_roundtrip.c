@@ -204,27 +204,40 @@ static void check_notifications(struct fix *f, const struct ortak_iso_mapped *m,
     }
 }
 
-/* The forwarded pacs.008 reads back with the original transaction's ids, addressed to the creditor agent. */
+/* The forwarded message reads back in the original's type (msg.type), with the original transaction's ids (a
+ * return's: RtrId and the returned payment's), addressed to the creditor agent. */
 static void check_forward(const char *rel, const struct ortak_iso_tx *t, ortak_time_ns settled) {
     size_t len;
     char *orig = slurp(rel, &len);
+    uint8_t type = msg.type;
+    bool ret = type == ORTAK_ISO_PACS_004;
     struct ortak_iso_head h;
-    head(&h, t->cdtr_agt, "FWD-1", settled);
+    /* a pacs.009 without agents names its creditor institution (read into cdtr_agt); a return, its instructed agent */
+    head(&h, t->cdtr_agt[0] ? t->cdtr_agt : t->instd_agt, "FWD-1", settled);
     struct ortak_iso_buf b = {0};
-    ortak_u128 uetr = t->uetr;
-    char e2e[36], instr[36], uetr_text[37];
-    snprintf(e2e, sizeof e2e, "%s", t->end_to_end_id);
-    snprintf(instr, sizeof instr, "%s", t->instr_id);
-    snprintf(uetr_text, sizeof uetr_text, "%s", t->uetr_text);
-    assert_int_equal(ortak_iso_write_pacs008_forward(rd, orig, len, uetr, &h, settled, &b), ORTAK_OK);
-    assert_int_equal(ortak_iso_write_pacs008_forward(rd, orig, len, uetr + 1, &h, settled, &b), ORTAK_ISO_INVALID);
+    ortak_u128 uetr = ret ? t->orgnl_uetr : t->uetr;
+    assert_true(uetr != 0);
+    assert_int_equal(ortak_iso_write_forward(rd, orig, len, uetr, &h, settled, &b), ORTAK_OK);
+    assert_int_equal(ortak_iso_write_forward(rd, orig, len, uetr + 1, &h, settled, &b), ORTAK_ISO_INVALID);
     free(orig);
-    check_back(&b, ORTAK_ISO_PACS_008);
+    check_back(&b, type);
     assert_string_equal(back.hdr_to, h.to);
     assert_string_equal(back.msg_id, "FWD-1");
-    assert_string_equal(back.tx[0].end_to_end_id, e2e);
-    assert_string_equal(back.tx[0].instr_id, instr);
-    assert_string_equal(back.tx[0].uetr_text, uetr_text);
+    assert_int_equal(back.tx_count, 1);
+    const struct ortak_iso_tx *f = &back.tx[0];
+    assert_string_equal(f->settlement_date, "2026-04-13"); /* the day `settled` falls on */
+    assert_int_equal(f->amount, t->amount);
+    assert_string_equal(f->currency, t->currency);
+    if (ret) {
+        assert_string_equal(f->rtr_id, t->rtr_id);
+        assert_string_equal(f->orgnl_instr_id, t->orgnl_instr_id);
+        assert_string_equal(f->orgnl_end_to_end_id, t->orgnl_end_to_end_id);
+        assert_true(f->orgnl_uetr == t->orgnl_uetr);
+    } else {
+        assert_string_equal(f->end_to_end_id, t->end_to_end_id);
+        assert_string_equal(f->instr_id, t->instr_id);
+        assert_string_equal(f->uetr_text, t->uetr_text);
+    }
     ortak_iso_buf_free(&b);
 }
 
@@ -266,6 +279,7 @@ static void test_pacs009(void **state) {
     struct ortak_iso_tx t = msg.tx[0];
     check_status(&t, "KRMTJP2X", settled);
     check_notifications(&f, &m, &t, settled);
+    check_forward(rel, &t, settled);
     ortak_engine_close(f.e);
 }
 
@@ -296,6 +310,7 @@ static void test_pacs004(void **state) {
     struct ortak_iso_tx t = msg.tx[0];
     check_status(&t, "RVNTGB2L", settled);
     check_notifications(&f, &m, &t, settled);
+    check_forward(rel, &t, settled);
     m = read_and_map(&f, rel, "RVNTGB2L", ORTAK_ISO_PACS_004);
     assert_int_equal(m.rc, ORTAK_ISO_RETURN_INVALID); /* already returned */
     assert_string_equal(m.reason, "NARR");

@@ -1,6 +1,6 @@
 /*
  * Unit tests of the generated ISO 20022 messages (iso20022.h, "Generating out": pacs.002, camt.054, camt.052,
- * camt.053, admi.002, the forwarded pacs.008) and of the module's time helpers (iso_int.h).
+ * camt.053, admi.002, the forwarded pacs.008, pacs.009 and pacs.004) and of the module's time helpers (iso_int.h).
  *
  * argv[1] is the shared data directory: the schemas are loaded from its iso20022/xsd with libxml2 directly (not
  * through ortak_iso_open), and the test fails at once when one is missing. Every message generated is parsed again,
@@ -41,7 +41,8 @@
 
 static const char *data_dir;
 static xmlSchemaPtr schemas[ORTAK_ISO_TYPES];
-static const uint8_t schema_types[] = {ORTAK_ISO_HEAD_001, ORTAK_ISO_PACS_002, ORTAK_ISO_PACS_008, ORTAK_ISO_CAMT_052,
+static const uint8_t schema_types[] = {ORTAK_ISO_HEAD_001, ORTAK_ISO_PACS_002, ORTAK_ISO_PACS_008,
+                                       ORTAK_ISO_PACS_009, ORTAK_ISO_PACS_004, ORTAK_ISO_CAMT_052,
                                        ORTAK_ISO_CAMT_053, ORTAK_ISO_CAMT_054, ORTAK_ISO_ADMI_002};
 
 /* ---- helpers ----------------------------------------------------------------------------------------------- */
@@ -834,7 +835,7 @@ static void test_append(void **state) {
     ortak_iso_buf_free(NULL);
 }
 
-/* ---- pacs.008 forwarded ------------------------------------------------------------------------------------ */
+/* ---- payments forwarded ----------------------------------------------------------------------------------- */
 
 struct forward_env {
     struct ortak_iso *iso;
@@ -861,30 +862,79 @@ static int forward_teardown(void **state) {
 
 #define SETTLED_NS (T0 + SEC(86400 + 3600)) /* 2026-01-02T01:00:00Z */
 #define CTTI "/Envelope/d:Document/d:FIToFICstmrCdtTrf/d:CdtTrfTxInf/"
+#define FITI "/Envelope/d:Document/d:FICdtTrf/d:CdtTrfTxInf/"
+#define RTTI "/Envelope/d:Document/d:PmtRtr/d:TxInf/"
 
-/* Forwards the transaction with UETR `uetr_text` of `data`, validates, and checks the new headers. */
-static void forward_ok(struct forward_env *env, const char *data, size_t len, const char *uetr_text, struct parsed *p,
-                       struct ortak_iso_buf *b) {
-    struct ortak_iso_head h = head_of(BANK_B, "SYS-FWD-1", T0 + SEC(86400 + 3601));
+/* Where a forwarded message of each type holds its transaction, the UETR that names it, and its amount. */
+static const struct shape {
+    uint8_t type;
+    const char *tx, *uetr, *amount;
+} shapes[] = {
+    {ORTAK_ISO_PACS_008, CTTI, "d:PmtId/d:UETR", "d:IntrBkSttlmAmt"},
+    {ORTAK_ISO_PACS_009, FITI, "d:PmtId/d:UETR", "d:IntrBkSttlmAmt"},
+    {ORTAK_ISO_PACS_004, RTTI, "d:OrgnlUETR", "d:RtrdIntrBkSttlmAmt"},
+};
+
+static const struct shape *shape_of(uint8_t type) {
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        if (shapes[i].type == type) return &shapes[i];
+    }
+    fail_msg("type %u is not forwarded", type);
+    return NULL;
+}
+
+/* The text at `rel` within the transaction of forwarded message `p` of `type`. */
+static void expect_tx(struct parsed *p, uint8_t type, const char *rel, const char *want) {
+    char expr[256];
+    snprintf(expr, sizeof expr, "%s%s", shape_of(type)->tx, rel);
+    expect_text(p, expr, want);
+}
+
+static int count_tx(struct parsed *p, uint8_t type, const char *rel) {
+    char expr[256];
+    snprintf(expr, sizeof expr, "%s%s", shape_of(type)->tx, rel);
+    return xp_count(p, expr);
+}
+
+/* UUID text to its 128 bits (the test's own, not the module's). */
+static ortak_u128 uetr_of(const char *text) {
     ortak_u128 uetr = 0;
-    for (const char *c = uetr_text; *c; c++) {
+    for (const char *c = text; *c; c++) {
         if (*c == '-') continue;
         int v = *c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10;
         uetr = (uetr << 4) | (ortak_u128)v;
     }
+    return uetr;
+}
+
+/* Forwards the transaction with UETR (pacs.004: OrgnlUETR) `uetr_text` of `data`, a message of `type`; validates,
+ * and checks the new headers and the settlement date. */
+static void forward_as(struct forward_env *env, uint8_t type, const char *data, size_t len, const char *uetr_text,
+                       struct parsed *p, struct ortak_iso_buf *b) {
+    const struct shape *sh = shape_of(type);
+    struct ortak_iso_head h = head_of(BANK_B, "SYS-FWD-1", T0 + SEC(86400 + 3601));
     memset(b, 0, sizeof *b);
-    assert_int_equal(ortak_iso_write_pacs008_forward(env->r, data, len, uetr, &h, SETTLED_NS, b), ORTAK_OK);
-    buf_valid(b, 0, ORTAK_ISO_PACS_008, p);
-    expect_head(p, BANK_B, "SYS-FWD-1", "pacs.008.001.08");
+    assert_int_equal(ortak_iso_write_forward(env->r, data, len, uetr_of(uetr_text), &h, SETTLED_NS, b), ORTAK_OK);
+    buf_valid(b, 0, type, p);
+    expect_head(p, BANK_B, "SYS-FWD-1", ortak_iso_type_name(type));
     expect_text(p, "//d:GrpHdr/d:MsgId", "SYS-FWD-1");
     expect_text(p, "//d:GrpHdr/d:CreDtTm", "2026-01-02T01:00:01.000Z");
     expect_text(p, "//d:GrpHdr/d:NbOfTxs", "1");
     expect_text(p, "//d:GrpHdr/d:SttlmInf/d:SttlmMtd", "CLRG");
-    assert_int_equal(xp_count(p, CTTI "."), 1);
-    assert_int_equal(xp_count(p, "//d:IntrBkSttlmDt"), 1);
-    expect_text(p, CTTI "d:IntrBkSttlmDt", "2026-01-02");
-    assert_int_equal(xp_count(p, CTTI "d:IntrBkSttlmAmt/following-sibling::*[1][self::d:IntrBkSttlmDt]"), 1);
-    expect_text(p, CTTI "d:PmtId/d:UETR", uetr_text);
+    assert_int_equal(count_tx(p, type, "."), 1);
+    /* one settlement date: the transaction's (a return's OrgnlTxRef may hold the original's) */
+    assert_int_equal(xp_count(p, "//d:IntrBkSttlmDt[not(ancestor::d:OrgnlTxRef)]"), 1);
+    expect_tx(p, type, "d:IntrBkSttlmDt", "2026-01-02");
+    char rel[128];
+    snprintf(rel, sizeof rel, "%s/following-sibling::*[1][self::d:IntrBkSttlmDt]", sh->amount);
+    assert_int_equal(count_tx(p, type, rel), 1);
+    expect_tx(p, type, sh->uetr, uetr_text);
+}
+
+/* The same for a pacs.008. */
+static void forward_ok(struct forward_env *env, const char *data, size_t len, const char *uetr_text, struct parsed *p,
+                       struct ortak_iso_buf *b) {
+    forward_as(env, ORTAK_ISO_PACS_008, data, len, uetr_text, p, b);
 }
 
 static void test_forward_samples(void **state) {
@@ -1037,7 +1087,7 @@ static void expect_forward_refused(struct forward_env *env, const char *data, si
     struct ortak_iso_status s = status_of("ACTC", ORTAK_ISO_PACS_008);
     assert_int_equal(ortak_iso_write_pacs002(&s, &b), ORTAK_OK);
     size_t before = b.len;
-    assert_int_equal(ortak_iso_write_pacs008_forward(env->r, data, len, uetr, &h, SETTLED_NS, &b), want);
+    assert_int_equal(ortak_iso_write_forward(env->r, data, len, uetr, &h, SETTLED_NS, &b), want);
     assert_int_equal(b.len, before);
     assert_int_equal(strlen(b.data), before);
     ortak_iso_buf_free(&b);
@@ -1069,63 +1119,164 @@ static void test_forward_refused(void **state) {
     free(data);
 }
 
+/* One sample forwarded: the UETR that names its transaction, two ids it must carry, and one more element. */
+struct forward_case {
+    const char *file, *uetr;
+    const char *id_rel, *id, *e2e_rel, *e2e;
+    const char *extra_rel, *extra;
+};
+
+/* Forwards the sample; a UETR one off names no transaction. */
+static void forward_case_check(struct forward_env *env, uint8_t type, const struct forward_case *c) {
+    struct ortak_iso_buf b;
+    struct parsed p;
+    size_t len;
+    char *data = read_file(c->file, &len);
+    forward_as(env, type, data, len, c->uetr, &p, &b);
+    expect_tx(&p, type, c->id_rel, c->id);
+    expect_tx(&p, type, c->e2e_rel, c->e2e);
+    expect_tx(&p, type, c->extra_rel, c->extra);
+    parsed_free(&p);
+    ortak_iso_buf_free(&b);
+    expect_forward_refused(env, data, len, uetr_of(c->uetr) + 1, BANK_B, ORTAK_ISO_INVALID);
+    free(data);
+}
+
+#define PACS009_SAMPLE SAMPLES "test_files/2026/pacs009_fi_transfer_sample.xml"
+#define PACS004_SAMPLE SAMPLES "test_files/2026/pacs004_payment_return_sample.xml"
+
+static void test_forward_pacs009(void **state) {
+    struct forward_env *env = *state;
+    static const struct forward_case cases[] = {
+        /* prefixed elements in an envelope with its own namespace */
+        {PACS009_SAMPLE, "b2c3d4e5-f6a7-4901-bcde-f12345678901", "d:PmtId/d:InstrId", "IN20260413-6201",
+         "d:PmtId/d:EndToEndId", "E2E-04137745", "d:Cdtr/d:FinInstnId/d:BICFI", "PLNFSGSX"},
+        {EXAMPLES "pacs.009.max.xml", "00000000-0000-4000-8322-705774385f0c", "d:PmtId/d:InstrId", "EXInstrId",
+         "d:PmtId/d:EndToEndId", "EXEndToEndId", "d:PmtTpInf/d:ClrChanl", "RTGS"},
+        {EXAMPLES "pacs.009_cov.max.xml", "00000000-0000-4000-8a65-209d7b14f4c4", "d:PmtId/d:InstrId", "EXInstrId",
+         "d:PmtId/d:EndToEndId", "EXEndToEndId", "d:UndrlygCstmrCdtTrf/d:InstdAmt", "1000.00"},
+        {EXAMPLES "pacs.009_adv.min.xml", "00000000-0000-4000-b9f2-fde44c5cdb75", "d:PmtId/d:InstrId", "EXInstrId",
+         "d:PmtId/d:EndToEndId", "EXEndToEndId", "d:IntrBkSttlmAmt", "1000.00"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) forward_case_check(env, ORTAK_ISO_PACS_009, &cases[i]);
+
+    /* the group's PmtTpInf applies to a transaction without one of its own: carried into the new group header */
+    struct ortak_iso_buf b;
+    struct parsed p;
+    size_t len;
+    char *data = read_file(PACS009_SAMPLE, &len);
+    data[len] = '\0';
+    char *grp = insert_after(data, "</pacs:SttlmInf>",
+                             "<pacs:PmtTpInf><pacs:InstrPrty>HIGH</pacs:InstrPrty></pacs:PmtTpInf>", &len);
+    forward_as(env, ORTAK_ISO_PACS_009, grp, len, "b2c3d4e5-f6a7-4901-bcde-f12345678901", &p, &b);
+    expect_text(&p, "//d:GrpHdr/d:PmtTpInf/d:InstrPrty", "HIGH");
+    assert_int_equal(xp_count(&p, "//d:GrpHdr/d:SttlmInf/following-sibling::*[1][self::d:PmtTpInf]"), 1);
+    assert_null(strstr(b.data, "<pacs:"));
+    parsed_free(&p);
+    ortak_iso_buf_free(&b);
+    free(grp);
+    free(data);
+}
+
+/* A copy of NUL-terminated `src` without the first `text`; its length in *len. */
+static char *without(const char *src, const char *text, size_t *len) {
+    const char *at = strstr(src, text);
+    assert_non_null(at);
+    size_t head = (size_t)(at - src), n = strlen(text);
+    char *out = strdup(src);
+    assert_non_null(out);
+    memmove(out + head, out + head + n, strlen(src) - head - n + 1);
+    *len = strlen(out);
+    return out;
+}
+
+#define ORIGINAL_GROUP \
+    "<OrgnlGrpInf><OrgnlMsgId>M-0</OrgnlMsgId><OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId></OrgnlGrpInf>"
+
+/* The original group information of a return applies to a TxInf without its own: carried, after GrpHdr; the
+ * settlement date is added right after RtrdIntrBkSttlmAmt when the return has none. */
+static void forward_return_variants(struct forward_env *env) {
+    struct ortak_iso_buf b;
+    struct parsed p;
+    size_t len;
+    char *data = read_file(EXAMPLES "pacs.004.min.xml", &len);
+    data[len] = '\0';
+    char *grp = insert_after(data, "</GrpHdr>", ORIGINAL_GROUP, &len);
+    char *undated = without(grp, "<IntrBkSttlmDt>2026-01-01</IntrBkSttlmDt>", &len);
+    forward_as(env, ORTAK_ISO_PACS_004, undated, len, "00000000-0000-4000-b221-322107c494c7", &p, &b);
+    expect_text(&p, "/Envelope/d:Document/d:PmtRtr/d:GrpHdr/following-sibling::*[1][self::d:OrgnlGrpInf]/d:OrgnlMsgId",
+                "M-0");
+    expect_tx(&p, ORTAK_ISO_PACS_004, "d:RtrId", "EXRtrId");
+    parsed_free(&p);
+    ortak_iso_buf_free(&b);
+    free(undated);
+    free(grp);
+    free(data);
+
+    /* a TxInf with its own OrgnlGrpInf: the group's is left out (the schema's rule allows one of them) */
+    data = read_file(PACS004_SAMPLE, &len);
+    data[len] = '\0';
+    grp = insert_after(data, "</pacs:GrpHdr>",
+                       "<pacs:OrgnlGrpInf><pacs:OrgnlMsgId>M-0</pacs:OrgnlMsgId>"
+                       "<pacs:OrgnlMsgNmId>pacs.008.001.08</pacs:OrgnlMsgNmId></pacs:OrgnlGrpInf>",
+                       &len);
+    forward_as(env, ORTAK_ISO_PACS_004, grp, len, "c3d4e5f6-a7b8-4012-9def-123456789012", &p, &b);
+    assert_int_equal(xp_count(&p, "//d:OrgnlGrpInf"), 1);
+    expect_tx(&p, ORTAK_ISO_PACS_004, "d:OrgnlGrpInf/d:OrgnlMsgId", "P008-20260412-1100");
+    parsed_free(&p);
+    ortak_iso_buf_free(&b);
+    free(grp);
+    free(data);
+}
+
+static void test_forward_pacs004(void **state) {
+    struct forward_env *env = *state;
+    static const struct forward_case cases[] = {
+        {PACS004_SAMPLE, "c3d4e5f6-a7b8-4012-9def-123456789012", "d:RtrId", "RTR20260413-3390", "d:OrgnlEndToEndId",
+         "E2E-04124421", "d:OrgnlTxRef/d:IntrBkSttlmDt", "2026-04-12"}, /* the original's */
+        {EXAMPLES "pacs.004.max.xml", "00000000-0000-4000-8322-702a8aa2e5cd", "d:RtrId", "EXRtrId", "d:OrgnlEndToEndId",
+         "EXOrgnlEndToEndId", "d:OrgnlInstrId", "EXOrgnlInstrId"},
+        {EXAMPLES "pacs.004.min.xml", "00000000-0000-4000-b221-322107c494c7", "d:RtrId", "EXRtrId", "d:OrgnlEndToEndId",
+         "EXOrgnlEndToEndId", "d:RtrdIntrBkSttlmAmt", "1000.00"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) forward_case_check(env, ORTAK_ISO_PACS_004, &cases[i]);
+    forward_return_variants(env);
+}
+
 /*
- * Fault injection: libxml2's allocator (xmlMemSetup) fails the Nth allocation of a forward, for every N from the
- * first allocation after the original is parsed until the forward needs no more. Each failure is answered, never a
- * crash or a leak (the sanitizer build checks), and leaves the buffer as it was; the first success is a valid
- * message. The parse itself (read.c) is left alone: libxml2 2.9's parser does not report every failed allocation
- * (a namespace declaration or a text node can be dropped from a document it still returns).
+ * Fault injection: the allocator under libxml2 (ortak__iso_alloc_base) fails the Nth allocation of a forward, for
+ * every N from the first allocation of its parse until the forward needs no more. Each failure is answered
+ * ORTAK_NOMEM, never a crash, a leak (the sanitizer build checks) or a message missing a part, and leaves the
+ * buffer as it was; the first success is a valid message.
  */
 static long alloc_countdown = -1; /* the allocation that fails: 0 = the next one; negative = none */
-static long alloc_count;          /* allocations made while counting */
 
-static bool alloc_fails(void) {
-    alloc_count++;
-    return alloc_countdown >= 0 && alloc_countdown-- == 0;
-}
+static bool alloc_fails(void) { return alloc_countdown >= 0 && alloc_countdown-- == 0; }
 static void *fi_malloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
 static void *fi_realloc(void *p, size_t n) { return alloc_fails() ? NULL : realloc(p, n); }
-static char *fi_strdup(const char *s) { return alloc_fails() ? NULL : strdup(s); }
 
-/* Allocations the parse of the synthetic message makes with the reader's reused context (steady after the first). */
-static long parse_allocations(struct forward_env *env) {
-    xmlDocPtr doc;
-    char why[128];
-    long last = -1;
-    for (int i = 0; i < 4; i++) {
-        alloc_count = 0;
-        assert_int_equal(
-            ortak__iso_parse_with(env->iso, env->r->ctxt, synthetic, sizeof synthetic - 1, &doc, why, sizeof why),
-            ORTAK_OK);
-        long n = alloc_count;
-        xmlFreeDoc(doc);
-        if (i >= 2) assert_int_equal(n, last);
-        last = n;
-    }
-    return last;
-}
-
-static void test_forward_alloc_failures(void **state) {
-    struct forward_env *env = *state;
+/* Fails each allocation of forwarding the transaction `c->uetr` of `data` (a message of `type`) in turn, until the
+ * forward needs no more; the first success carries the ids of `c`. Returns how many allocations were failed. */
+static long forward_alloc_failures(struct forward_env *env, uint8_t type, const char *data, size_t len,
+                                   const struct forward_case *c) {
     struct ortak_iso_head h = head_of(BANK_B, "SYS-FWD-3", T0);
-    struct ortak_iso_status s = status_of("ACTC", ORTAK_ISO_PACS_008);
+    struct ortak_iso_status s = status_of("ACTC", type);
     bool done = false;
-    assert_int_equal(xmlMemSetup(free, fi_malloc, fi_realloc, fi_strdup), 0);
-    long first = parse_allocations(env), n = first;
+    long first = 0, n = first;
     for (; n < first + 100000 && !done; n++) {
         struct ortak_iso_buf b = {0};
         struct parsed p;
         assert_int_equal(ortak_iso_write_pacs002(&s, &b), ORTAK_OK);
         size_t before = b.len;
         alloc_countdown = n;
-        ortak_rc rc =
-            ortak_iso_write_pacs008_forward(env->r, synthetic, sizeof synthetic - 1, UETR1, &h, SETTLED_NS, &b);
+        ortak_rc rc = ortak_iso_write_forward(env->r, data, len, uetr_of(c->uetr), &h, SETTLED_NS, &b);
         done = alloc_countdown >= 0; /* the forward made fewer than n + 1 allocations: none failed */
         alloc_countdown = -1;
         if (rc == ORTAK_OK) {
-            buf_valid(&b, before, ORTAK_ISO_PACS_008, &p);
-            expect_text(&p, CTTI "d:PmtId/d:EndToEndId", "E-1");
-            expect_text(&p, CTTI "d:SplmtryData/d:Envlp/Plain/Inner", "v");
+            buf_valid(&b, before, type, &p);
+            expect_tx(&p, type, c->id_rel, c->id);
+            expect_tx(&p, type, c->e2e_rel, c->e2e);
+            expect_tx(&p, type, c->extra_rel, c->extra);
             parsed_free(&p);
         } else {
             if (done || rc != ORTAK_NOMEM) fail_msg("allocation %ld of the forward: %d", n, rc);
@@ -1134,10 +1285,37 @@ static void test_forward_alloc_failures(void **state) {
         }
         ortak_iso_buf_free(&b);
     }
-    assert_int_equal(xmlMemSetup(free, malloc, realloc, strdup), 0);
     assert_true(done);
-    print_message("%ld allocations of the forward failed in turn\n", n - first);
-    assert_true(n - first > 5); /* the forward's own allocations were failed */
+    return n - first;
+}
+
+static void test_forward_alloc_failures(void **state) {
+    struct forward_env *env = *state;
+    static const struct forward_case synthetic_case = {NULL,
+                                                       UETR1_TEXT,
+                                                       "d:PmtId/d:InstrId",
+                                                       "I-1",
+                                                       "d:PmtId/d:EndToEndId",
+                                                       "E-1",
+                                                       "d:SplmtryData/d:Envlp/Plain/Inner",
+                                                       "v"};
+    static const struct forward_case return_case = {NULL,
+                                                    "c3d4e5f6-a7b8-4012-9def-123456789012",
+                                                    "d:RtrId",
+                                                    "RTR20260413-3390",
+                                                    "d:OrgnlEndToEndId",
+                                                    "E2E-04124421",
+                                                    "d:OrgnlUETR",
+                                                    "c3d4e5f6-a7b8-4012-9def-123456789012"};
+    size_t len;
+    char *ret = read_file(PACS004_SAMPLE, &len); /* prefixed, in an envelope with a default namespace of its own */
+    ortak__iso_alloc_base(fi_malloc, fi_realloc);
+    long pacs008 = forward_alloc_failures(env, ORTAK_ISO_PACS_008, synthetic, sizeof synthetic - 1, &synthetic_case);
+    long pacs004 = forward_alloc_failures(env, ORTAK_ISO_PACS_004, ret, len, &return_case);
+    ortak__iso_alloc_base(NULL, NULL);
+    free(ret);
+    print_message("%ld and %ld allocations of the forwards (pacs.008, pacs.004) failed in turn\n", pacs008, pacs004);
+    assert_true(pacs008 > 5 && pacs004 > 5); /* the forward's own allocations were failed */
 }
 
 /* ---- main -------------------------------------------------------------------------------------------------- */
@@ -1199,6 +1377,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_forward_synthetic, forward_setup, forward_teardown),
         cmocka_unit_test_setup_teardown(test_forward_variants, forward_setup, forward_teardown),
         cmocka_unit_test_setup_teardown(test_forward_refused, forward_setup, forward_teardown),
+        cmocka_unit_test_setup_teardown(test_forward_pacs009, forward_setup, forward_teardown),
+        cmocka_unit_test_setup_teardown(test_forward_pacs004, forward_setup, forward_teardown),
         cmocka_unit_test_setup_teardown(test_forward_alloc_failures, forward_setup, forward_teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
