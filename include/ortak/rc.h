@@ -102,7 +102,7 @@
     X(FX_RATES_FULL, 86, "", "limit reached: FX rates")                                                                \
     X(QUOTE_ID_INVALID, 87, "", "FX quote id must not be 0 or in the system's id space")                               \
     X(QUOTE_REQUEST_INVALID, 88, "NARR", "FX quote request invalid: fixed side unknown or time to live too long")      \
-    X(FX_FEE_ACCOUNT_MISSING, 89, "NARR", "an FX fee is set but no active operator has an account in the currency") \
+    X(FX_FEE_ACCOUNT_MISSING, 89, "NARR", "an FX fee is set but no active operator has an account in the currency")    \
     X(ISO_INVALID, 90, "FF01", "message breaks its schema or a rule")                                                  \
     X(ISO_UNREADABLE, 91, "FF01", "message cannot be read: not XML, too large, too deep, a DOCTYPE or no Document")    \
     X(ISO_DUPLICATE_MESSAGE, 92, "AM05", "message id already used by this sender")                                     \
