@@ -115,15 +115,6 @@ struct ortak__iban_registry {
 
 /* ---- small helpers -------------------------------------------------------------------------------------------- */
 
-static void say(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *why, size_t why_len, const char *fmt, ...) {
-    if (!why || why_len == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
 static bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static bool is_alnum(char c) { return is_upper(c) || is_digit(c); }
@@ -177,14 +168,14 @@ static unsigned builtin_length(const char *cc) {
 static ortak_rc read_all(const char *path, char **out, size_t *out_len, char *why, size_t why_len) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        say(why, why_len, "IBAN registry %s: %s", path, strerror(errno));
+        ortak__iso_say(why, why_len, "IBAN registry %s: %s", path, strerror(errno));
         return ORTAK_IO;
     }
     ortak_rc rc = ORTAK_OK;
     size_t n = 0;
     char *buf = malloc(REGISTRY_BYTES_MAX + 1); /* one byte past the bound tells "too large" */
     if (!buf) {
-        say(why, why_len, "IBAN registry %s: out of memory", path);
+        ortak__iso_say(why, why_len, "IBAN registry %s: out of memory", path);
         rc = ORTAK_NOMEM;
         goto done;
     }
@@ -194,12 +185,12 @@ static ortak_rc read_all(const char *path, char **out, size_t *out_len, char *wh
         n += got;
     }
     if (ferror(f)) {
-        say(why, why_len, "IBAN registry %s: cannot read: %s", path, strerror(errno ? errno : EIO));
+        ortak__iso_say(why, why_len, "IBAN registry %s: cannot read: %s", path, strerror(errno ? errno : EIO));
         rc = ORTAK_IO;
         goto done;
     }
     if (n > REGISTRY_BYTES_MAX) {
-        say(why, why_len, "IBAN registry %s: larger than %zu MiB", path, REGISTRY_BYTES_MAX >> 20);
+        ortak__iso_say(why, why_len, "IBAN registry %s: larger than %zu MiB", path, REGISTRY_BYTES_MAX >> 20);
         rc = ORTAK_CONFIG_INVALID;
         goto done;
     }
@@ -256,7 +247,7 @@ static ortak_rc read_header(const char *path, struct ortak_slice line, struct co
     size_t *where[3] = {&col->country, &col->length, &col->format};
     col->count = split(line, field);
     if (col->count > REGISTRY_COLUMNS_MAX) {
-        say(why, why_len, "IBAN registry %s line 1: more than %u columns", path, REGISTRY_COLUMNS_MAX);
+        ortak__iso_say(why, why_len, "IBAN registry %s line 1: more than %u columns", path, REGISTRY_COLUMNS_MAX);
         return ORTAK_CONFIG_INVALID;
     }
     for (size_t k = 0; k < 3; k++) {
@@ -264,7 +255,7 @@ static ortak_rc read_header(const char *path, struct ortak_slice line, struct co
         for (size_t i = 0; i < col->count && *where[k] == SIZE_MAX; i++)
             if (ortak_slice_eq_cstr(ortak_slice_trim(field[i]), names[k])) *where[k] = i;
         if (*where[k] == SIZE_MAX) {
-            say(why, why_len, "IBAN registry %s line 1: the header has no column %s", path, names[k]);
+            ortak__iso_say(why, why_len, "IBAN registry %s line 1: the header has no column %s", path, names[k]);
             return ORTAK_CONFIG_INVALID;
         }
     }
@@ -319,25 +310,25 @@ static ortak_rc read_row(struct ortak__iban_registry *reg, const struct columns 
     struct ortak_slice field[REGISTRY_COLUMNS_MAX];
     size_t n = split(line, field);
     if (n != col->count) {
-        say(why, why_len, "IBAN registry %s line %u: %s%zu fields, the header names %zu", path, ln,
+        ortak__iso_say(why, why_len, "IBAN registry %s line %u: %s%zu fields, the header names %zu", path, ln,
             n > REGISTRY_COLUMNS_MAX ? "more than " : "", n > REGISTRY_COLUMNS_MAX ? REGISTRY_COLUMNS_MAX : n,
             col->count);
         return ORTAK_CONFIG_INVALID;
     }
     struct ortak_slice cc = field[col->country], len_text = field[col->length], format = field[col->format];
     if (cc.len != 2 || !is_upper(cc.ptr[0]) || !is_upper(cc.ptr[1])) {
-        say(why, why_len, "IBAN registry %s line %u: country_code \"%.*s\" is not two uppercase letters", path, ln,
+        ortak__iso_say(why, why_len, "IBAN registry %s line %u: country_code \"%.*s\" is not two uppercase letters", path, ln,
             quote_len(cc), cc.ptr);
         return ORTAK_CONFIG_INVALID;
     }
     struct iban_country *c = &reg->country[country_index(cc.ptr[0], cc.ptr[1])];
     if (c->len != 0) {
-        say(why, why_len, "IBAN registry %s line %u: country %.2s is given twice", path, ln, cc.ptr);
+        ortak__iso_say(why, why_len, "IBAN registry %s line %u: country %.2s is given twice", path, ln, cc.ptr);
         return ORTAK_CONFIG_INVALID;
     }
     uint64_t len;
     if (!ortak_slice_parse_u64(len_text, IBAN_LEN_MAX, &len) || len < IBAN_LEN_MIN) {
-        say(why, why_len, "IBAN registry %s line %u: iban_length \"%.*s\" of %.2s is not a number from %u to %u", path,
+        ortak__iso_say(why, why_len, "IBAN registry %s line %u: iban_length \"%.*s\" of %.2s is not a number from %u to %u", path,
             ln, quote_len(len_text), len_text.ptr, cc.ptr, IBAN_LEN_MIN, IBAN_LEN_MAX);
         return ORTAK_CONFIG_INVALID;
     }
@@ -345,7 +336,7 @@ static ortak_rc read_row(struct ortak__iban_registry *reg, const struct columns 
     const char *wrong = parse_format(format, cc.ptr, c, &total);
     if (wrong) {
         memset(c, 0, sizeof *c);
-        say(why, why_len, "IBAN registry %s line %u: iban_format_swift \"%.*s\" of %.2s %s", path, ln,
+        ortak__iso_say(why, why_len, "IBAN registry %s line %u: iban_format_swift \"%.*s\" of %.2s %s", path, ln,
             quote_len(format), format.ptr, cc.ptr, wrong);
         return ORTAK_CONFIG_INVALID;
     }
@@ -369,12 +360,12 @@ static ortak_rc parse_registry(const char *path, const char *text, size_t len, s
     uint32_t rows = 0;
     if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) cur.p += 3; /* a UTF-8 byte order mark */
     if (!next_line(&cur, &line)) {
-        say(why, why_len, "IBAN registry %s: empty (no header line)", path);
+        ortak__iso_say(why, why_len, "IBAN registry %s: empty (no header line)", path);
         return ORTAK_CONFIG_INVALID;
     }
     do { /* each turn consumes a line: bounded by the file's size */
         if (line.len > REGISTRY_LINE_BYTES_MAX) {
-            say(why, why_len, "IBAN registry %s line %u: longer than %u bytes", path, cur.line,
+            ortak__iso_say(why, why_len, "IBAN registry %s line %u: longer than %u bytes", path, cur.line,
                 REGISTRY_LINE_BYTES_MAX);
             return ORTAK_CONFIG_INVALID;
         }
@@ -384,14 +375,14 @@ static ortak_rc parse_registry(const char *path, const char *text, size_t len, s
         else if (ortak_slice_trim(line).len == 0)
             rc = ORTAK_OK; /* blank lines are allowed */
         else if (++rows > REGISTRY_ROWS_MAX) {
-            say(why, why_len, "IBAN registry %s line %u: more than %u rows", path, cur.line, REGISTRY_ROWS_MAX);
+            ortak__iso_say(why, why_len, "IBAN registry %s line %u: more than %u rows", path, cur.line, REGISTRY_ROWS_MAX);
             rc = ORTAK_CONFIG_INVALID;
         } else
             rc = read_row(reg, &col, path, cur.line, line, why, why_len);
         if (rc != ORTAK_OK) return rc;
     } while (next_line(&cur, &line));
     if (reg->count == 0) {
-        say(why, why_len, "IBAN registry %s: no country rows", path);
+        ortak__iso_say(why, why_len, "IBAN registry %s: no country rows", path);
         return ORTAK_CONFIG_INVALID;
     }
     return ORTAK_OK;
@@ -408,7 +399,7 @@ ortak_rc ortak__iban_registry_load(const char *path, struct ortak__iban_registry
     reg = calloc(1, sizeof *reg);
     if (!reg) {
         rc = ORTAK_NOMEM;
-        say(why, why_len, "IBAN registry %s: out of memory", path);
+        ortak__iso_say(why, why_len, "IBAN registry %s: out of memory", path);
         goto fail;
     }
     rc = parse_registry(path, text, len, reg, why, why_len);
@@ -434,11 +425,11 @@ static bool chars_ok(const char *iban, size_t len, char *why, size_t why_len) {
         char c = iban[i], shown[12];
         if (is_alnum(c)) continue;
         if (c >= 'a' && c <= 'z')
-            say(why, why_len, "character %zu ('%c') is a lowercase letter: IBANs are written in uppercase", i + 1, c);
+            ortak__iso_say(why, why_len, "character %zu ('%c') is a lowercase letter: IBANs are written in uppercase", i + 1, c);
         else if (c == ' ')
-            say(why, why_len, "character %zu is a space: give the IBAN in its electronic form, without spaces", i + 1);
+            ortak__iso_say(why, why_len, "character %zu is a space: give the IBAN in its electronic form, without spaces", i + 1);
         else
-            say(why, why_len, "character %zu (%s) is not a letter or a digit", i + 1, show_char(c, shown));
+            ortak__iso_say(why, why_len, "character %zu (%s) is not a letter or a digit", i + 1, show_char(c, shown));
         return false;
     }
     return true;
@@ -482,7 +473,7 @@ static const char *class_name(char cls) {
 static ortak_rc check_country(const struct iban_country *c, const char *iban, size_t len, char *why, size_t why_len) {
     ORTAK_ASSERT(c->len >= IBAN_LEN_MIN && c->len <= IBAN_LEN_MAX);
     if (len != c->len) {
-        say(why, why_len, "%.2s IBANs have %u characters, this one has %zu", iban, (unsigned)c->len, len);
+        ortak__iso_say(why, why_len, "%.2s IBANs have %u characters, this one has %zu", iban, (unsigned)c->len, len);
         return ORTAK_IBAN_INVALID;
     }
     size_t pos = 4;
@@ -491,7 +482,7 @@ static ortak_rc check_country(const struct iban_country *c, const char *iban, si
             ORTAK_ASSERT(pos < len);
             if (class_has(c->element[e].cls, iban[pos])) continue;
             char shown[12];
-            say(why, why_len, "character %zu (%s) must be %s: %.2s IBANs are %s", pos + 1, show_char(iban[pos], shown),
+            ortak__iso_say(why, why_len, "character %zu (%s) must be %s: %.2s IBANs are %s", pos + 1, show_char(iban[pos], shown),
                 class_name(c->element[e].cls), iban, c->format);
             return ORTAK_IBAN_INVALID;
         }
@@ -502,46 +493,46 @@ static ortak_rc check_country(const struct iban_country *c, const char *iban, si
 
 ortak_rc ortak_iso_iban_check(const struct ortak_iso *iso, const char *iban, char *why, size_t why_len) {
     ORTAK_ASSERT(iban);
-    say(why, why_len, "%s", "");
+    ortak__iso_say(why, why_len, "%s", "");
     size_t len = strnlen(iban, IBAN_LEN_MAX + 1);
     if (!chars_ok(iban, len, why, why_len)) return ORTAK_IBAN_INVALID;
     if (len > IBAN_LEN_MAX) {
-        say(why, why_len, "longer than %u characters", IBAN_LEN_MAX);
+        ortak__iso_say(why, why_len, "longer than %u characters", IBAN_LEN_MAX);
         return ORTAK_IBAN_INVALID;
     }
     if (len < IBAN_LEN_MIN) {
-        say(why, why_len, "%zu characters: an IBAN has at least %u", len, IBAN_LEN_MIN);
+        ortak__iso_say(why, why_len, "%zu characters: an IBAN has at least %u", len, IBAN_LEN_MIN);
         return ORTAK_IBAN_INVALID;
     }
     if (!is_upper(iban[0]) || !is_upper(iban[1])) {
-        say(why, why_len, "does not begin with a two-letter country code");
+        ortak__iso_say(why, why_len, "does not begin with a two-letter country code");
         return ORTAK_IBAN_INVALID;
     }
     if (!is_digit(iban[2]) || !is_digit(iban[3])) {
-        say(why, why_len, "characters 3 and 4 (%.2s) are not two check digits", iban + 2);
+        ortak__iso_say(why, why_len, "characters 3 and 4 (%.2s) are not two check digits", iban + 2);
         return ORTAK_IBAN_INVALID;
     }
     unsigned check = (unsigned)(iban[2] - '0') * 10 + (unsigned)(iban[3] - '0');
     if (check < 2 || check > 98) {
-        say(why, why_len, "check digits %.2s are never valid (they are 02 to 98)", iban + 2);
+        ortak__iso_say(why, why_len, "check digits %.2s are never valid (they are 02 to 98)", iban + 2);
         return ORTAK_IBAN_INVALID;
     }
     if (mod97(iban, len) != 1) {
-        say(why, why_len, "check digits %.2s do not match the rest (ISO 7064 MOD 97-10)", iban + 2);
+        ortak__iso_say(why, why_len, "check digits %.2s do not match the rest (ISO 7064 MOD 97-10)", iban + 2);
         return ORTAK_IBAN_INVALID;
     }
     const struct ortak__iban_registry *reg = iso ? iso->iban : NULL;
     if (reg) {
         const struct iban_country *c = &reg->country[country_index(iban[0], iban[1])];
         if (c->len == 0) {
-            say(why, why_len, "country %.2s does not use IBAN (it is not in the IBAN registry)", iban);
+            ortak__iso_say(why, why_len, "country %.2s does not use IBAN (it is not in the IBAN registry)", iban);
             return ORTAK_IBAN_INVALID;
         }
         return check_country(c, iban, len, why, why_len);
     }
     unsigned want = builtin_length(iban);
     if (want != 0 && want != len) {
-        say(why, why_len, "%.2s IBANs have %u characters, this one has %zu", iban, want, len);
+        ortak__iso_say(why, why_len, "%.2s IBANs have %u characters, this one has %zu", iban, want, len);
         return ORTAK_IBAN_INVALID;
     }
     return ORTAK_OK; /* a country the built-in table does not know: its check digits are all that is known */
@@ -554,14 +545,14 @@ static ortak_rc check_currency_digits(const char *country, const char *account, 
     unsigned code =
         (unsigned)(account[5] - '0') * 100 + (unsigned)(account[6] - '0') * 10 + (unsigned)(account[7] - '0');
     if (code == 0 || numeric_currency_known(code)) return ORTAK_OK;
-    say(why, why_len, "%s account: digits 6 to 8 (%.3s) are neither 000 nor the ISO 4217 numeric code of a currency",
+    ortak__iso_say(why, why_len, "%s account: digits 6 to 8 (%.3s) are neither 000 nor the ISO 4217 numeric code of a currency",
         country, account + 5);
     return ORTAK_ACCOUNT_ID_INVALID;
 }
 
 ortak_rc ortak_iso_domestic_account_check(const char *country, const char *account, char *why, size_t why_len) {
     ORTAK_ASSERT(country && account);
-    say(why, why_len, "%s", "");
+    ortak__iso_say(why, why_len, "%s", "");
     size_t want;
     if (strcmp(country, "KG") == 0)
         want = 16;
@@ -569,7 +560,7 @@ ortak_rc ortak_iso_domestic_account_check(const char *country, const char *accou
         want = 20;
     else {
         bool code = is_upper(country[0]) && is_upper(country[1]) && country[2] == '\0';
-        say(why, why_len, "no domestic account format is known for %s%s (only KG, UZ and TM)",
+        ortak__iso_say(why, why_len, "no domestic account format is known for %s%s (only KG, UZ and TM)",
             code ? "country " : "a country code that is not two uppercase letters", code ? country : "");
         return ORTAK_ACCOUNT_ID_INVALID;
     }
@@ -577,18 +568,18 @@ ortak_rc ortak_iso_domestic_account_check(const char *country, const char *accou
     for (size_t i = 0; i < len; i++) {
         char shown[12];
         if (is_digit(account[i])) continue;
-        say(why, why_len, "%s account: character %zu (%s) is not a digit", country, i + 1,
+        ortak__iso_say(why, why_len, "%s account: character %zu (%s) is not a digit", country, i + 1,
             show_char(account[i], shown));
         return ORTAK_ACCOUNT_ID_INVALID;
     }
     if (len != want) {
-        say(why, why_len, "%s accounts have %zu digits, this one has %s%zu", country, want,
+        ortak__iso_say(why, why_len, "%s accounts have %zu digits, this one has %s%zu", country, want,
             len > want ? "more than " : "", len > want ? want : len);
         return ORTAK_ACCOUNT_ID_INVALID;
     }
     if (want == 16) {
         if (memcmp(account, "000", 3) != 0) return ORTAK_OK;
-        say(why, why_len, "KG account: the bank code (digits 1 to 3) is 000");
+        ortak__iso_say(why, why_len, "KG account: the bank code (digits 1 to 3) is 000");
         return ORTAK_ACCOUNT_ID_INVALID;
     }
     return check_currency_digits(country, account, why, why_len);

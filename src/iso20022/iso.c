@@ -98,8 +98,7 @@ void ortak__iso_alloc_base(void *(*m)(size_t), void *(*r)(void *, size_t)) {
     base_realloc = r ? r : realloc;
 }
 
-static void say(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *why, size_t why_len, const char *fmt, ...) {
+void ortak__iso_say(char *why, size_t why_len, const char *fmt, ...) {
     if (!why || why_len == 0) return;
     va_list ap;
     va_start(ap, fmt);
@@ -117,7 +116,7 @@ static void schema_parse_error(void *ctx, xmlErrorPtr err) {
     struct schema_errors *se = ctx;
     if (se->said || !err || err->level < XML_ERR_ERROR) return;
     se->said = true;
-    say(se->why, se->why_len, "line %d: %s", err->line, err->message ? err->message : "error");
+    ortak__iso_say(se->why, se->why_len, "line %d: %s", err->line, err->message ? err->message : "error");
     size_t n = strlen(se->why);
     if (n > 0 && se->why[n - 1] == '\n') se->why[n - 1] = '\0';
 }
@@ -127,7 +126,7 @@ static ortak_rc schema_load(struct ortak_iso *iso, const char *dir, uint8_t type
     char path[4096];
     int n = snprintf(path, sizeof path, "%s/%s.xsd", dir, type_names[type]);
     if (n < 0 || (size_t)n >= sizeof path) {
-        say(why, why_len, "schema directory path too long");
+        ortak__iso_say(why, why_len, "schema directory path too long");
         return ORTAK_CONFIG_INVALID;
     }
     if (!existing(path, false)) return ORTAK_OK;
@@ -139,7 +138,7 @@ static ortak_rc schema_load(struct ortak_iso *iso, const char *dir, uint8_t type
     iso->schema[type] = xmlSchemaParse(pc);
     xmlSchemaFreeParserCtxt(pc);
     if (!iso->schema[type]) {
-        say(why, why_len, "schema %s does not load: %s", path, detail[0] ? detail : "parse failed");
+        ortak__iso_say(why, why_len, "schema %s does not load: %s", path, detail[0] ? detail : "parse failed");
         return ORTAK_CONFIG_INVALID;
     }
     iso->schema_count++;
@@ -156,7 +155,7 @@ static ortak_rc options_check(const struct ortak_iso_options *o, struct ortak_is
     if (out->tx_max == 0) out->tx_max = ORTAK_ISO_TX_DEFAULT;
     if (out->message_bytes_max > ORTAK_ISO_MESSAGE_BYTES_LIMIT || out->depth_max > ORTAK_ISO_DEPTH_LIMIT ||
         out->tx_max > ORTAK_ISO_TX_LIMIT || out->depth_max < 4) {
-        say(why, why_len, "ISO 20022 limits out of range (message bytes <= %u, depth 4..%u, transactions <= %u)",
+        ortak__iso_say(why, why_len, "ISO 20022 limits out of range (message bytes <= %u, depth 4..%u, transactions <= %u)",
             ORTAK_ISO_MESSAGE_BYTES_LIMIT, ORTAK_ISO_DEPTH_LIMIT, ORTAK_ISO_TX_LIMIT);
         return ORTAK_CONFIG_INVALID;
     }
@@ -166,7 +165,7 @@ static ortak_rc options_check(const struct ortak_iso_options *o, struct ortak_is
 ortak_rc ortak_iso_open(const struct ortak_iso_options *options, struct ortak_iso **out, char *why, size_t why_len) {
     ORTAK_ASSERT(options && out);
     *out = NULL;
-    say(why, why_len, "ok");
+    ortak__iso_say(why, why_len, "ok");
     static bool libxml_ready; /* the first open, before any reader thread exists */
     if (!libxml_ready) {
         xmlMemSetup(free, watched_malloc, watched_realloc, watched_strdup);
@@ -181,7 +180,7 @@ ortak_rc ortak_iso_open(const struct ortak_iso_options *options, struct ortak_is
     const char *dir = options->schema_dir;
     if (dir && dir[0]) {
         if (!existing(dir, true)) {
-            say(why, why_len, "schema directory %s: %s", dir, strerror(errno ? errno : ENOTDIR));
+            ortak__iso_say(why, why_len, "schema directory %s: %s", dir, strerror(errno ? errno : ENOTDIR));
             rc = ORTAK_IO;
             goto fail;
         }

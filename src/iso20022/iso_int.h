@@ -20,6 +20,9 @@
 
 #define ISO_NS_PREFIX "urn:iso:std:iso:20022:tech:xsd:"
 
+/* Writes a message into why[why_len] (nothing when why is NULL or why_len 0). */
+void ortak__iso_say(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* The IBAN registry: one row per country (iban.c). */
 struct ortak__iban_registry;
 ortak_rc ortak__iban_registry_load(const char *path, struct ortak__iban_registry **out, char *why, size_t why_len);

@@ -18,14 +18,6 @@
 #include "iso20022/iso_int.h"
 #include "ortak/ledger.h"
 
-static void say(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *why, size_t why_len, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
 void ortak_iso_issue_add(struct ortak_iso_msg *m, const char *rule, const char *reason, const char *fmt, ...) {
     if (m->issue_count < ORTAK_ISO_ISSUES_MAX) {
         struct ortak_iso_issue *is = &m->issues[m->issue_count];
@@ -96,11 +88,11 @@ static bool utf8_declared(const char *d, size_t len) {
 
 ortak_rc ortak__iso_prescan(const struct ortak_iso *iso, const char *d, size_t len, char *why, size_t why_len) {
     if (len > iso->opt.message_bytes_max) {
-        say(why, why_len, "message is %zu bytes; the limit is %u", len, iso->opt.message_bytes_max);
+        ortak__iso_say(why, why_len, "message is %zu bytes; the limit is %u", len, iso->opt.message_bytes_max);
         return ORTAK_ISO_UNREADABLE;
     }
     if (!utf8_declared(d, len)) {
-        say(why, why_len, "ISO 20022 messages are UTF-8; this one declares or begins in another encoding");
+        ortak__iso_say(why, why_len, "ISO 20022 messages are UTF-8; this one declares or begins in another encoding");
         return ORTAK_ISO_UNREADABLE;
     }
     uint32_t depth = 0;
@@ -117,7 +109,7 @@ ortak_rc ortak__iso_prescan(const struct ortak_iso *iso, const char *d, size_t l
         } else if (rest >= 9 && memcmp(d + i, "<![CDATA[", 9) == 0) {
             i = skip_past(d, len, i + 9, "]]>");
         } else if (rest >= 2 && d[i + 1] == '!') {
-            say(why, why_len, "a DOCTYPE or markup declaration is not allowed (offset %zu)", i);
+            ortak__iso_say(why, why_len, "a DOCTYPE or markup declaration is not allowed (offset %zu)", i);
             return ORTAK_ISO_UNREADABLE;
         } else if (rest >= 2 && d[i + 1] == '/') {
             if (depth > 0) depth--;
@@ -126,7 +118,7 @@ ortak_rc ortak__iso_prescan(const struct ortak_iso *iso, const char *d, size_t l
             bool self_closing;
             i = skip_tag(d, len, i, &self_closing);
             if (!self_closing && ++depth > iso->opt.depth_max) {
-                say(why, why_len, "elements nest deeper than %u", iso->opt.depth_max);
+                ortak__iso_say(why, why_len, "elements nest deeper than %u", iso->opt.depth_max);
                 return ORTAK_ISO_UNREADABLE;
             }
         }
@@ -134,13 +126,28 @@ ortak_rc ortak__iso_prescan(const struct ortak_iso *iso, const char *d, size_t l
     return ORTAK_OK;
 }
 
+/* A namespace name: a URI, without the characters that need escaping (libxml2 2.9 writes them back unescaped). */
+static bool uri_ok(const xmlChar *href) {
+    for (const xmlChar *c = href; c && *c; c++)
+        if (*c <= ' ' || *c == '<' || *c == '>' || *c == '"' || *c == '&' || *c == '\'') return false;
+    return true;
+}
+
+static bool namespaces_ok(xmlNodePtr n) {
+    for (xmlNsPtr d = n->nsDef; d; d = d->next)
+        if (!uri_ok(d->href)) return false;
+    return true;
+}
+
 /*
  * Removes comments and processing instructions and merges the text around them, so that an element's value is its
- * one text child, as the schema validator sees it ("12<!-- -->34" is 1234, never 12). Iterative, in document order.
+ * one text child, as the schema validator sees it ("12<!-- -->34" is 1234, never 12); checks every namespace name
+ * (false when one is not a URI). Iterative, in document order.
  */
-static void normalize(xmlNodePtr root) {
+static bool normalize(xmlNodePtr root) {
     xmlNodePtr n = root;
     while (n) {
+        if (n->type == XML_ELEMENT_NODE && !namespaces_ok(n)) return false;
         xmlNodePtr c = n->type == XML_ELEMENT_NODE ? n->children : NULL;
         while (c) {
             xmlNodePtr next = c->next;
@@ -159,6 +166,7 @@ static void normalize(xmlNodePtr root) {
         while (n != root && !n->next) n = n->parent;
         n = n == root ? NULL : n->next;
     }
+    return true;
 }
 
 ortak_rc ortak__iso_parse(const struct ortak_iso *iso, const void *data, size_t len, xmlDocPtr *doc, char *why,
@@ -183,21 +191,24 @@ ortak_rc ortak__iso_parse_with(const struct ortak_iso *iso, xmlParserCtxtPtr ctx
     if (err && err->code == XML_ERR_NO_MEMORY) { /* libxml2 may return a damaged tree then */
         xmlFreeDoc(*doc);
         *doc = NULL;
-        say(why, why_len, "out of memory while parsing");
+        ortak__iso_say(why, why_len, "out of memory while parsing");
         rc = ORTAK_NOMEM;
     } else if (!*doc) {
-        say(why, why_len, "not well-formed XML: line %d: %s", err ? err->line : 0,
-            err && err->message ? err->message : "parse failed");
+        ortak__iso_say(why, why_len, "not well-formed XML: line %d: %s", err ? err->line : 0,
+                       err && err->message ? err->message : "parse failed");
         size_t n = strlen(why);
         if (n > 0 && why[n - 1] == '\n') why[n - 1] = '\0';
         rc = ORTAK_ISO_UNREADABLE;
     } else if ((*doc)->intSubset || (*doc)->extSubset) {
         xmlFreeDoc(*doc);
         *doc = NULL;
-        say(why, why_len, "a DOCTYPE is not allowed");
+        ortak__iso_say(why, why_len, "a DOCTYPE is not allowed");
         rc = ORTAK_ISO_UNREADABLE;
-    } else {
-        normalize(xmlDocGetRootElement(*doc));
+    } else if (!normalize(xmlDocGetRootElement(*doc))) {
+        xmlFreeDoc(*doc);
+        *doc = NULL;
+        ortak__iso_say(why, why_len, "a namespace name is not a URI (it holds a space, quote, '<', '>' or '&')");
+        rc = ORTAK_ISO_UNREADABLE;
     }
     return rc;
 }

@@ -18,7 +18,6 @@
  * missing; without the binary the CLI cases fail.
  */
 #include <dirent.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -35,6 +33,7 @@
 #include "base/rng.h"
 #include "iso20022/iso_int.h"
 #include "ortak/iso20022.h"
+#include "test_cli.h"
 
 /* snprintf into an array that must not truncate (a truncated path would test something else). */
 #define FMT(buf, ...) assert_true((size_t)snprintf((buf), sizeof(buf), __VA_ARGS__) < sizeof(buf))
@@ -784,55 +783,16 @@ static void test_domestic_accounts(void **state) {
 
 /* ---- the CLI -------------------------------------------------------------------------------------------------- */
 
-struct run {
-    int code;
-    char out[8192], err[8192];
-};
-
-static void slurp(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    size_t n = fread(buf, 1, cap - 1, f);
-    assert_false(ferror(f));
-    buf[n] = '\0';
-    fclose(f);
-}
-
-/* Runs `ortak iban ARGS...` (`args` NULL-terminated), capturing its stdout and stderr. */
-static void run_iban(struct run *r, const char *const *args) {
+/* Runs `ortak ARGS...` (`args` NULL-terminated), first freeing what the last run into `r` captured. */
+static void run_iban(struct tu_run *r, const char *const *args) {
     if (!ortak_bin) fail_msg("no path to the ortak binary given (argument 2)");
-    char out_path[300], err_path[300];
-    FMT(out_path, "%s/stdout", tmp_dir);
-    FMT(err_path, "%s/stderr", tmp_dir);
-    const char *argv[16] = {ortak_bin, "iban"};
-    size_t argc = 2;
-    for (; *args; args++) {
-        assert_true(argc + 1 < sizeof argv / sizeof argv[0]);
-        argv[argc++] = *args;
-    }
-    argv[argc] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int i = open("/dev/null", O_RDONLY);
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(126);
-        execv(ortak_bin, (char *const *)argv);
-        _exit(127);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status)) fail_msg("ortak iban did not exit (signal %d)", WTERMSIG(status));
-    r->code = WEXITSTATUS(status);
-    slurp(out_path, r->out, sizeof r->out);
-    slurp(err_path, r->err, sizeof r->err);
+    tu_run_free(r);
+    tu_run(r, ortak_bin, args, NULL, tmp_dir);
 }
 
-#define RUN(r, ...) run_iban((r), (const char *const[]){__VA_ARGS__, NULL})
+#define RUN(r, ...) run_iban((r), (const char *const[]){"iban", __VA_ARGS__, NULL})
 
-static void expect_run(const struct run *r, int code, const char *out) {
+static void expect_run(const struct tu_run *r, int code, const char *out) {
     if (r->code != code || (out && strcmp(r->out, out) != 0))
         fail_msg("exit %d (want %d)\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", r->code, code, r->out, out ? out : "",
                  r->err);
@@ -840,7 +800,7 @@ static void expect_run(const struct run *r, int code, const char *out) {
 
 static void test_cli(void **state) {
     (void)state;
-    struct run r;
+    struct tu_run r = {0};
     char us[IBAN_BYTES], arg[600], bad[300];
     make_iban(us, "US", "12345678901234567");
     RUN(&r, "check", "--registry", registry_path, "GB82WEST12345698765432");
@@ -876,7 +836,7 @@ static void test_cli(void **state) {
     expect_run(&r, 0, "{\"iban\": \"TR330006100519786457841326\", \"valid\": true, \"errors\": []}\n");
 
     /* usage */
-    run_iban(&r, (const char *const[]){NULL});
+    run_iban(&r, (const char *const[]){"iban", NULL});
     expect_run(&r, 2, "");
     assert_non_null(strstr(r.err, "usage: ortak iban check"));
     RUN(&r, "check");
@@ -907,17 +867,10 @@ static void test_cli(void **state) {
     RUN(&r, "check", "--registry", bad, "GB82WEST12345698765432");
     expect_run(&r, 2, "");
     assert_non_null(strstr(r.err, "line 2"));
+    tu_run_free(&r);
 }
 
 /* ---- main ----------------------------------------------------------------------------------------------------- */
-
-static void remove_tmp_dir(void) {
-    static const char *const names[] = {"stdout", "stderr", "registry.txt", "bad-registry.txt"};
-    char path[300];
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", tmp_dir, names[k]) < sizeof path) unlink(path);
-    rmdir(tmp_dir);
-}
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -935,10 +888,7 @@ int main(int argc, char **argv) {
     }
     iso_reg.iban = registry;
     data_ok = registry && load_rows() && load_examples();
-    const char *tmp = getenv("TMPDIR");
-    if ((size_t)snprintf(tmp_dir, sizeof tmp_dir, "%s/ortak-iban-XXXXXX", tmp && *tmp ? tmp : "/tmp") >=
-            sizeof tmp_dir ||
-        !mkdtemp(tmp_dir)) {
+    if (!tu_mkdtemp(tmp_dir, sizeof tmp_dir, "ortak-iban")) {
         fprintf(stderr, "test_iso_iban: cannot make a temporary directory\n");
         return 1;
     }
@@ -959,6 +909,6 @@ int main(int argc, char **argv) {
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     ortak__iban_registry_free(registry);
-    remove_tmp_dir();
+    tu_remove_dir(tmp_dir, (const char *const[]){"stdout", "stderr", "registry.txt", "bad-registry.txt", NULL});
     return failed || !data_ok ? 1 : 0;
 }

@@ -10,34 +10,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "iso20022/iso_int.h"
 #include "ortak/iso20022.h"
+#include "test_cli.h"
 
 static const char *data_dir, *ortak_bin;
 static struct ortak_iso *iso;      /* schemas and registry */
 static struct ortak_iso *iso_bare; /* no schemas: ortak's own checks only */
 static struct ortak_iso_reader *rd, *rd_bare;
 static struct ortak_iso_msg msg;
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
+static char tmp_dir[256]; /* where the CLI's output is captured; made by setup, removed by teardown */
 
 static char *sample_path(const char *rel) {
     static char path[1024];
@@ -54,7 +40,7 @@ static bool has_issue(const struct ortak_iso_msg *m, const char *rule) {
 
 static ortak_rc read_file(struct ortak_iso_reader *r, const char *rel) {
     size_t len;
-    char *buf = slurp(sample_path(rel), &len);
+    char *buf = tu_slurp(sample_path(rel), &len);
     ortak_rc rc = ortak_iso_read(r, buf, len, &msg);
     free(buf);
     return rc;
@@ -77,6 +63,7 @@ static int setup(void **state) {
     assert_int_equal(ortak_iso_schema_count(iso_bare), 0);
     assert_int_equal(ortak_iso_reader_open(iso, &rd), ORTAK_OK);
     assert_int_equal(ortak_iso_reader_open(iso_bare, &rd_bare), ORTAK_OK);
+    if (!tu_mkdtemp(tmp_dir, sizeof tmp_dir, "ortak-iso-read")) fail_msg("cannot make a temporary directory");
     return 0;
 }
 
@@ -86,6 +73,8 @@ static int teardown(void **state) {
     ortak_iso_reader_close(rd_bare);
     ortak_iso_close(iso);
     ortak_iso_close(iso_bare);
+    /* stdout and stderr stay only when a run failed half-way */
+    if (tmp_dir[0] && !tu_remove_dir(tmp_dir, (const char *const[]){"stdout", "stderr", NULL})) return -1;
     return 0;
 }
 
@@ -93,7 +82,7 @@ static int teardown(void **state) {
 static void test_manifest(void **state) {
     (void)state;
     size_t len;
-    char *csv = slurp(sample_path("MANIFEST.csv"), &len);
+    char *csv = tu_slurp(sample_path("MANIFEST.csv"), &len);
     char *save = NULL;
     uint32_t rows = 0, valid = 0;
     strtok_r(csv, "\n", &save); /* the header */
@@ -128,7 +117,7 @@ static void test_violators(void **state) {
         const char *marker, *rule;
     } expect[] = {{"msgdefidr_mismatch", "HDR-1"}, {"commodity_currency_XAU", "CCY-1"}, {"slash_in_instrid", "ID-1"}};
     size_t len;
-    char *csv = slurp(sample_path("MANIFEST.csv"), &len);
+    char *csv = tu_slurp(sample_path("MANIFEST.csv"), &len);
     char *save = NULL;
     uint32_t checked[3] = {0};
     for (char *line = strtok_r(csv, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -192,6 +181,7 @@ static void test_unreadable(void **state) {
         "<?xml version=\"1.0\" encoding=\"ISO-2022-JP\"?><Document "
         "xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08\"/>",
         "\xff\xfe<\0D\0/\0>\0",
+        "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08\"><x:a xmlns:x=\"urn:a&lt;b\"/></Document>",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (read_text(rd, bad[i]) != ORTAK_ISO_UNREADABLE) fail_msg("case %zu read as %u", i, msg.type);
@@ -219,17 +209,11 @@ static void test_unreadable(void **state) {
 
 /* The sample with `from` replaced by `to` (first occurrence), read by `r`. */
 static ortak_rc read_mutated(struct ortak_iso_reader *r, const char *rel, const char *from, const char *to) {
-    size_t len;
-    char *buf = slurp(sample_path(rel), &len);
-    char *at = strstr(buf, from);
-    if (!at) fail_msg("%s: no '%s'", rel, from);
-    size_t fl = strlen(from), tl = strlen(to);
-    char *out = malloc(len - fl + tl + 1);
-    size_t head = (size_t)(at - buf);
-    memcpy(out, buf, head);
-    memcpy(out + head, to, tl);
-    memcpy(out + head + tl, at + fl, len - head - fl + 1);
-    ortak_rc rc = ortak_iso_read(r, out, len - fl + tl, &msg);
+    size_t len, out_len;
+    char *buf = tu_slurp(sample_path(rel), &len);
+    char *out = tu_replace_first(buf, len, from, to, &out_len);
+    if (!out) fail_msg("%s: no '%s'", rel, from);
+    ortak_rc rc = ortak_iso_read(r, out, out_len, &msg);
     free(out);
     free(buf);
     return rc;
@@ -335,7 +319,7 @@ static void *fi_realloc(void *p, size_t n) { return fail_now() ? NULL : realloc(
 static void test_allocation_failures(void **state) {
     (void)state;
     size_t len;
-    char *buf = slurp(sample_path("cbpr-ur/test_files/2026/pacs008_credit_transfer_sample.xml"), &len);
+    char *buf = tu_slurp(sample_path("cbpr-ur/test_files/2026/pacs008_credit_transfer_sample.xml"), &len);
     static struct ortak_iso_msg want;
     static struct ortak_iso_tx want_tx;
     assert_int_equal(ortak_iso_read(rd, buf, len, &want), ORTAK_OK);
@@ -363,50 +347,42 @@ static void test_allocation_failures(void **state) {
     assert_true(failures > 50);
 }
 
-/* Runs `ortak ARGS` through the shell (stderr dropped); returns its exit code and its stdout in out[cap]. */
-static int run_cli(const char *args, char *out, size_t cap) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>/dev/null", ortak_bin, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+/* Runs `ortak ARGS...` into `r`, first freeing what the last run into `r` captured; returns its exit code. */
+static int run_cli(struct tu_run *r, const char *const *args) {
+    tu_run_free(r);
+    tu_run(r, ortak_bin, args, NULL, tmp_dir);
+    return r->code;
 }
 
-/* ortak iso validate: one line per file, exit 0/1/2, --json objects. */
+#define RUN(r, ...) run_cli((r), (const char *const[]){"iso", "validate", __VA_ARGS__, NULL})
+
+/* ortak iso validate: one line per file on stdout (stderr is not checked), exit 0/1/2, --json objects. */
 static void test_cli(void **state) {
     (void)state;
-    char out[8192], args[2048];
+    struct tu_run r = {0};
     const char *ok_file = sample_path("cbpr-ur/test_files/2026/pacs008_credit_transfer_sample.xml");
     char ok_path[1024];
     snprintf(ok_path, sizeof ok_path, "%s", ok_file);
     const char *bad = sample_path(
         "cbpr-ur/test_files/2026/violators/pacs002_status_report_sample__violates_pacs.002-R7_msgdefidr_mismatch.xml");
-    snprintf(args, sizeof args, "iso validate '%s'", ok_path);
-    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    assert_int_equal(RUN(&r, ok_path), 0);
     char want[1200];
     snprintf(want, sizeof want, "%s: valid\n", ok_path);
-    assert_string_equal(out, want);
-    snprintf(args, sizeof args, "iso validate '%s' '%s'", ok_path, bad);
-    assert_int_equal(run_cli(args, out, sizeof out), 1);
-    assert_non_null(strstr(out, ": invalid: AppHdr/MsgDefIdr 'WRONG.000.00' does not match"));
-    assert_non_null(strstr(out, "(HDR-1 FF01)"));
-    snprintf(args, sizeof args, "iso validate --json '%s'", bad);
-    assert_int_equal(run_cli(args, out, sizeof out), 1);
-    assert_non_null(strstr(out, "\"type\":\"pacs.002.001.10\",\"valid\":false,\"errors\":[{\"rule\":\"HDR-1\""));
-    snprintf(args, sizeof args, "iso validate '%s' /nonexistent/file.xml", ok_path);
-    assert_int_equal(run_cli(args, out, sizeof out), 2); /* an unreadable file; the others still checked */
-    assert_string_equal(out, want);
-    assert_int_equal(run_cli("iso validate", out, sizeof out), 2);
-    assert_int_equal(run_cli("iso validate --bogus x", out, sizeof out), 2);
-    assert_int_equal(run_cli("iso validate --help", out, sizeof out), 0);
-    assert_non_null(strstr(out, "usage: ortak iso validate"));
+    assert_string_equal(r.out, want);
+    assert_int_equal(RUN(&r, ok_path, bad), 1);
+    assert_non_null(strstr(r.out, ": invalid: AppHdr/MsgDefIdr 'WRONG.000.00' does not match"));
+    assert_non_null(strstr(r.out, "(HDR-1 FF01)"));
+    assert_int_equal(RUN(&r, "--json", bad), 1);
+    assert_non_null(strstr(r.out, "\"type\":\"pacs.002.001.10\",\"valid\":false,\"errors\":[{\"rule\":\"HDR-1\""));
+    assert_int_equal(RUN(&r, ok_path, "/nonexistent/file.xml"), 2); /* an unreadable file; the others still checked */
+    assert_string_equal(r.out, want);
+    assert_int_equal(run_cli(&r, (const char *const[]){"iso", "validate", NULL}), 2);
+    assert_int_equal(RUN(&r, "--bogus", "x"), 2);
+    assert_int_equal(RUN(&r, "--help"), 0);
+    assert_non_null(strstr(r.out, "usage: ortak iso validate"));
     /* without schemas: the rules still run */
-    snprintf(args, sizeof args, "iso validate --schemas '' '%s'", bad);
-    assert_int_equal(run_cli(args, out, sizeof out), 1);
+    assert_int_equal(RUN(&r, "--schemas", "", bad), 1);
+    tu_run_free(&r);
 }
 
 int main(int argc, char **argv) {

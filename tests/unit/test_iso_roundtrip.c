@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "ortak/iso20022.h"
+#include "test_cli.h"
 #include "test_util.h"
 
 static const char *data_dir;
@@ -77,20 +78,11 @@ static void fix_open(struct fix *f) {
     }
 }
 
-static char *slurp(const char *rel, size_t *len) {
+/* The sample `rel` (below iso20022/samples/cbpr-ur/) read whole, NUL-terminated; its length in `*len`. */
+static char *slurp_sample(const char *rel, size_t *len) {
     char path[1024];
     snprintf(path, sizeof path, "%s/iso20022/samples/cbpr-ur/%s", data_dir, rel);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) fail_msg("cannot open %s", path);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
+    return tu_slurp(path, len);
 }
 
 /* Reads a generated message back: it must validate and be of `type`. */
@@ -125,7 +117,7 @@ static void head(struct ortak_iso_head *h, const char *to, const char *id, ortak
 /* Reads a sample and maps its first transaction for `sender`; returns the mapping. */
 static struct ortak_iso_mapped read_and_map(struct fix *f, const char *rel, const char *sender, uint8_t type) {
     size_t len;
-    char *buf = slurp(rel, &len);
+    char *buf = slurp_sample(rel, &len);
     ortak_rc rc = ortak_iso_read(rd, buf, len, &msg);
     free(buf);
     if (rc != ORTAK_OK) fail_msg("%s: %s", rel, msg.issue_count ? msg.issues[0].text : ortak_rc_str(rc));
@@ -208,7 +200,7 @@ static void check_notifications(struct fix *f, const struct ortak_iso_mapped *m,
  * return's: RtrId and the returned payment's), addressed to the creditor agent. */
 static void check_forward(const char *rel, const struct ortak_iso_tx *t, ortak_time_ns settled) {
     size_t len;
-    char *orig = slurp(rel, &len);
+    char *orig = slurp_sample(rel, &len);
     uint8_t type = msg.type;
     bool ret = type == ORTAK_ISO_PACS_004;
     struct ortak_iso_head h;
@@ -319,16 +311,11 @@ static void test_pacs004(void **state) {
 
 /* The pacs.008 sample with `from` replaced by `to`, read (it must stay valid) and mapped for `sender`. */
 static struct ortak_iso_mapped map_mutated(struct fix *f, const char *from, const char *to, const char *sender) {
-    size_t len;
-    char *buf = slurp("test_files/2026/pacs008_credit_transfer_sample.xml", &len);
-    char *at = strstr(buf, from);
-    if (!at) fail_msg("no '%s'", from);
-    size_t fl = strlen(from), tl = strlen(to), head_len = (size_t)(at - buf);
-    char *out = malloc(len - fl + tl + 1);
-    memcpy(out, buf, head_len);
-    memcpy(out + head_len, to, tl);
-    memcpy(out + head_len + tl, at + fl, len - head_len - fl + 1);
-    ortak_rc rc = ortak_iso_read(rd, out, len - fl + tl, &msg);
+    size_t len, out_len;
+    char *buf = slurp_sample("test_files/2026/pacs008_credit_transfer_sample.xml", &len);
+    char *out = tu_replace_first(buf, len, from, to, &out_len);
+    if (!out) fail_msg("no '%s'", from);
+    ortak_rc rc = ortak_iso_read(rd, out, out_len, &msg);
     free(out);
     free(buf);
     if (rc != ORTAK_OK) fail_msg("mutated sample: %s", msg.issue_count ? msg.issues[0].text : ortak_rc_str(rc));
@@ -391,7 +378,7 @@ static void test_liquidity(void **state) {
     struct fix f;
     fix_open(&f);
     size_t len;
-    char *buf = slurp("test_files/2026/pacs009_fi_transfer_sample.xml", &len);
+    char *buf = slurp_sample("test_files/2026/pacs009_fi_transfer_sample.xml", &len);
     for (char *p = strstr(buf, "KRMTJP2X"); p; p = strstr(p, "KRMTJP2X")) memcpy(p, "BOJPJPJT", 8);
     assert_int_equal(ortak_iso_read(rd, buf, len, &msg), ORTAK_OK);
     free(buf);

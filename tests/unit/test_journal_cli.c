@@ -9,13 +9,13 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,6 +24,7 @@
 #include <xxhash.h>
 
 #include "ortak/journal.h"
+#include "test_cli.h"
 #include "test_util.h"
 
 /* snprintf into an array that must not truncate (a truncated path or command would test something else). */
@@ -74,21 +75,18 @@ static void make_journal(const char *dir) {
     ortak_engine_close(e);
 }
 
-/* Runs the ortak command; returns its exit code and puts its output (stdout and stderr) in `out`. */
-__attribute__((format(printf, 3, 4))) static int run(char *out, size_t cap, const char *fmt, ...) {
-    char args[1024], cmd[1400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    FMT(cmd, "'%s' %s 2>&1", ortak_bin, args);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, cap - 1, f);
-    out[n] = '\0';
-    int status = pclose(f);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+/* Runs `ortak ARGS...` into `r`, first freeing what the last run into `r` captured; returns its exit code. */
+static int run(struct tu_run *r, const char *const *args) {
+    tu_run_free(r);
+    tu_run(r, ortak_bin, args, NULL, root);
+    return r->code;
+}
+
+#define RUN(r, ...) run((r), (const char *const[]){__VA_ARGS__, NULL})
+
+/* Whether the run wrote `needle`, on stdout or on stderr: the checks here do not mind which. */
+static bool said(const struct tu_run *r, const char *needle) {
+    return strstr(r->out, needle) != NULL || strstr(r->err, needle) != NULL;
 }
 
 static void copy_dir(const char *from, const char *to) {
@@ -120,9 +118,10 @@ static void patch(const char *path, long off, const void *bytes, size_t n) {
 /* Expects `verify` on a damaged copy to exit `code` with `needle` in its message, and to change nothing. */
 static void expect_verify(const char *dir, int code, const char *needle) {
     unsigned long long before = dir_fingerprint(dir);
-    char out[4096];
-    int rc = run(out, sizeof out, "journal verify '%s'", dir);
-    if (rc != code || !strstr(out, needle)) fail_msg("exit %d (want %d), output: %s", rc, code, out);
+    struct tu_run r = {0};
+    int rc = RUN(&r, "journal", "verify", dir);
+    if (rc != code || !said(&r, needle)) fail_msg("exit %d (want %d), stdout: %s, stderr: %s", rc, code, r.out, r.err);
+    tu_run_free(&r);
     assert_true(before == dir_fingerprint(dir));
 }
 
@@ -134,25 +133,28 @@ static char good[300], work[300];
 
 static void test_intact_journal_verifies(void **state) {
     (void)state;
-    char out[4096];
-    assert_int_equal(run(out, sizeof out, "journal verify '%s'", good), 0);
-    assert_non_null(strstr(out, "intact"));
-    assert_non_null(strstr(out, "records 900"));
-    assert_int_equal(run(out, sizeof out, "journal verify '%s' --json", good), 0);
-    assert_non_null(strstr(out, "\"intact\":true,\"records\":900"));
+    struct tu_run r = {0};
+    assert_int_equal(RUN(&r, "journal", "verify", good), 0);
+    assert_true(said(&r, "intact"));
+    assert_true(said(&r, "records 900"));
+    assert_int_equal(RUN(&r, "journal", "verify", good, "--json"), 0);
+    assert_true(said(&r, "\"intact\":true,\"records\":900"));
+    tu_run_free(&r);
 }
 
 static void test_dump_and_replay(void **state) {
     (void)state;
-    static char out[1 << 20];
-    assert_int_equal(run(out, sizeof out, "journal dump '%s' --json", good), 0);
+    struct tu_run r = {0};
+    assert_int_equal(RUN(&r, "journal", "dump", good, "--json"), 0);
     int lines = 0;
-    for (char *p = out; *p; p++) lines += *p == '\n';
+    for (const char *p = r.out; *p; p++) lines += *p == '\n';
+    for (const char *p = r.err; *p; p++) lines += *p == '\n';
     assert_int_equal(lines, RECORDS);
-    assert_non_null(strstr(out, "\"kind\":\"participant_create\",\"bic\":\"NBRKKZKX\""));
-    assert_int_equal(run(out, sizeof out, "journal replay '%s'", good), 0);
-    assert_non_null(strstr(out, "replayed 900 records (904 commands)"));
-    assert_non_null(strstr(out, "state hash "));
+    assert_true(said(&r, "\"kind\":\"participant_create\",\"bic\":\"NBRKKZKX\""));
+    assert_int_equal(RUN(&r, "journal", "replay", good), 0);
+    assert_true(said(&r, "replayed 900 records (904 commands)"));
+    assert_true(said(&r, "state hash "));
+    tu_run_free(&r);
 }
 
 static void test_empty_and_foreign(void **state) {
@@ -203,9 +205,10 @@ static void test_flipped_byte(void **state) {
     unsigned char x = 0x5a;
     patch(p, 128 + 72 + 10, &x, 1); /* inside the first record's payload */
     expect_verify(work, 7, "checksum does not match");
-    char out[4096];
-    run(out, sizeof out, "journal verify '%s'", work);
-    assert_non_null(strstr(out, "at 00000000000000000001.ojl, byte offset 128, record 1"));
+    struct tu_run r = {0};
+    RUN(&r, "journal", "verify", work);
+    assert_true(said(&r, "at 00000000000000000001.ojl, byte offset 128, record 1"));
+    tu_run_free(&r);
 }
 
 static void test_missing_segment(void **state) {
@@ -240,8 +243,7 @@ static void test_damaged_snapshot(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/ortak-cli-XXXXXX");
-    if (!mkdtemp(root)) return -1;
+    if (!tu_mkdtemp(root, sizeof root, "ortak-cli")) return -1;
     FMT(good, "%s/good", root);
     FMT(work, "%s/work", root);
     make_journal(good);

@@ -14,7 +14,6 @@
  *
  * Usage: test_lsm_cli PATH-TO-ortak PATH-TO-lsm/vectors.json
  */
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,12 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/rng.h"
 #include <cmocka.h>
 #include <jansson.h>
+
+#include "test_cli.h"
 
 #define MAX_PAY 16u
 #define MAX_PART 16u
@@ -57,74 +57,12 @@ struct tinst {
 
 /* ---- running the binary --------------------------------------------------------------------------------- */
 
-struct run {
-    int code;
-    char *out, *err; /* NUL-terminated; freed by run_free */
-};
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    assert_non_null(b);
-    for (size_t got; (got = fread(b + n, 1, cap - n - 1, f)) > 0;) {
-        n += got;
-        if (cap - n - 1 == 0) {
-            cap *= 2;
-            b = realloc(b, cap);
-            assert_non_null(b);
-        }
-    }
-    fclose(f);
-    b[n] = '\0';
-    return b;
-}
-
 static void tmp_path(char *out, size_t cap, const char *name) {
     assert_true((size_t)snprintf(out, cap, "%s/%s", tmp_dir, name) < cap);
 }
 
-/*
- * Runs `ortak lsm solve ARGS...` (`args` NULL-terminated) with stdin from `in` (NULL: /dev/null), capturing
- * stdout and stderr separately.
- */
-static void run_solve(struct run *r, const char *in, const char *const *args) {
-    char out_path[300], err_path[300];
-    tmp_path(out_path, sizeof out_path, "stdout");
-    tmp_path(err_path, sizeof err_path, "stderr");
-    const char *argv[16] = {ortak_bin, "lsm", "solve"};
-    size_t argc = 3;
-    for (; *args; args++) {
-        assert_true(argc + 1 < sizeof argv / sizeof argv[0]);
-        argv[argc++] = *args;
-    }
-    argv[argc] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int i = open(in ? in : "/dev/null", O_RDONLY);
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(126);
-        execv(ortak_bin, (char *const *)argv);
-        _exit(127);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status)) fail_msg("ortak lsm solve did not exit (signal %d)", WTERMSIG(status));
-    r->code = WEXITSTATUS(status);
-    r->out = slurp(out_path);
-    r->err = slurp(err_path);
-}
-
-#define RUN(r, in, ...) run_solve((r), (in), (const char *const[]){__VA_ARGS__, NULL})
-
-static void run_free(struct run *r) {
-    free(r->out);
-    free(r->err);
-}
+/* Runs `ortak lsm solve ARGS...` with stdin from `in` (NULL: /dev/null), capturing stdout and stderr apart. */
+#define RUN(r, in, ...) tu_run((r), ortak_bin, (const char *const[]){"lsm", "solve", __VA_ARGS__, NULL}, (in), tmp_dir)
 
 /* Writes `text` to a file in the temporary directory; returns its path (a static buffer of one of two). */
 static const char *write_file(const char *name, const char *text) {
@@ -151,7 +89,7 @@ static int64_t int_field(json_t *obj, const char *key) {
  * The answer of a successful run: exit 0, nothing on stderr, one JSON object on one line with the mode, the
  * settled ids, their count and value, and elapsed_us (plus proven_optimal and bound in exact mode).
  */
-static json_t *answer(const struct run *r, const char *mode) {
+static json_t *answer(const struct tu_run *r, const char *mode) {
     if (r->code != 0) fail_msg("exit %d, stderr: %s", r->code, r->err);
     assert_string_equal(r->err, "");
     size_t len = strlen(r->out);
@@ -227,8 +165,8 @@ struct solved {
  */
 static struct solved solve_checked(const struct tinst *t, const char *path, bool use_stdin, const char *mode,
                                    bool fifo_order, const char *budget) {
-    const char *args[10] = {"--mode", mode};
-    size_t n = 2;
+    const char *args[12] = {"lsm", "solve", "--mode", mode};
+    size_t n = 4;
     if (fifo_order) {
         args[n++] = "--order";
         args[n++] = "fifo";
@@ -239,8 +177,8 @@ static struct solved solve_checked(const struct tinst *t, const char *path, bool
     }
     args[n++] = use_stdin ? "-" : path;
     args[n] = NULL;
-    struct run r;
-    run_solve(&r, use_stdin ? path : NULL, args);
+    struct tu_run r;
+    tu_run(&r, ortak_bin, args, use_stdin ? path : NULL, tmp_dir);
     json_t *a = answer(&r, mode);
     struct solved s = {.mask = settled_mask(t, a)};
     int64_t value;
@@ -253,7 +191,7 @@ static struct solved solve_checked(const struct tinst *t, const char *path, bool
         s.proven = json_is_true(json_object_get(a, "proven_optimal"));
     }
     json_decref(a);
-    run_free(&r);
+    tu_run_free(&r);
     return s;
 }
 
@@ -418,7 +356,7 @@ static void test_random_against_brute_force(void **state) {
 /* ---- malformed instances and bad arguments ------------------------------------------------------------ */
 
 /* Expects exit `code`, nothing on stdout and a message on stderr that contains `needle`. */
-static void expect_refusal(const struct run *r, int code, const char *needle, const char *what) {
+static void expect_refusal(const struct tu_run *r, int code, const char *needle, const char *what) {
     if (r->code != code || r->out[0] || !strstr(r->err, needle))
         fail_msg("%s: exit %d (want %d), stdout \"%s\", stderr \"%s\" (want \"%s\" in it)", what, r->code, code, r->out,
                  r->err, needle);
@@ -465,10 +403,10 @@ static void test_malformed_instances(void **state) {
         const struct bad_instance *b = &bad_instances[k];
         const char *path = write_file("bad.json", b->text);
         const char *mode = k % 3 == 0 ? "fifo" : k % 3 == 1 ? "bypass" : "exact";
-        struct run r;
+        struct tu_run r;
         RUN(&r, NULL, "--mode", mode, path);
         expect_refusal(&r, 2, b->needle, b->what);
-        run_free(&r);
+        tu_run_free(&r);
     }
 }
 
@@ -481,35 +419,35 @@ static void test_bad_arguments(void **state) {
         {"--frobnicate", NULL},   {"extra.json", NULL},     {NULL},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        const char *args[6];
-        size_t n = 0;
+        const char *args[8] = {"lsm", "solve"};
+        size_t n = 2;
         for (const char *const *a = bad[k]; *a; a++) args[n++] = *a;
         if (k + 1 < sizeof bad / sizeof bad[0]) args[n++] = good; /* the last case has no FILE at all */
         args[n] = NULL;
-        struct run r;
-        run_solve(&r, NULL, args);
+        struct tu_run r;
+        tu_run(&r, ortak_bin, args, NULL, tmp_dir);
         expect_refusal(&r, 2, "usage: ortak lsm solve", bad[k][0] ? bad[k][0] : "no FILE");
-        run_free(&r);
+        tu_run_free(&r);
     }
-    struct run r;
+    struct tu_run r;
     RUN(&r, NULL, "--mode", "fifo", "--help");
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "usage: ortak lsm solve"));
     assert_string_equal(r.err, "");
-    run_free(&r);
+    tu_run_free(&r);
 }
 
 static void test_unreadable_files(void **state) {
     (void)state;
     char missing[300];
     tmp_path(missing, sizeof missing, "no-such-file.json");
-    struct run r;
+    struct tu_run r;
     RUN(&r, NULL, "--mode", "fifo", missing);
     expect_refusal(&r, 74, "no-such-file.json", "missing file");
-    run_free(&r);
+    tu_run_free(&r);
     RUN(&r, NULL, tmp_dir); /* a directory opens, but cannot be read */
     expect_refusal(&r, 74, tmp_dir, "directory");
-    run_free(&r);
+    tu_run_free(&r);
 }
 
 /* Opens big.json for writing (its path in `path`). */
@@ -522,7 +460,7 @@ static FILE *open_big(char path[300]) {
 
 static void test_limits(void **state) {
     (void)state;
-    struct run r;
+    struct tu_run r;
     char path[300];
     FILE *f = open_big(path);
     fputs("{\"B\": {\"P0\": 0", f);
@@ -531,7 +469,7 @@ static void test_limits(void **state) {
     assert_int_equal(fclose(f), 0);
     RUN(&r, NULL, path);
     expect_refusal(&r, 2, "more than 100000 participants", "participants");
-    run_free(&r);
+    tu_run_free(&r);
     f = open_big(path);
     fputs("{\"B\": {}, \"pays\": [0", f);
     for (uint32_t k = 1; k <= 1000000; k++) fputs(",0", f);
@@ -539,7 +477,7 @@ static void test_limits(void **state) {
     assert_int_equal(fclose(f), 0);
     RUN(&r, NULL, path);
     expect_refusal(&r, 2, "more than 1000000 payments", "payments");
-    run_free(&r);
+    tu_run_free(&r);
     /* 64 MiB of blanks before a valid instance: refused by size, before parsing. */
     f = open_big(path);
     static char blanks[1 << 20];
@@ -549,10 +487,10 @@ static void test_limits(void **state) {
     assert_int_equal(fclose(f), 0);
     RUN(&r, NULL, path);
     expect_refusal(&r, 2, "larger than 64 MiB", "file size");
-    run_free(&r);
+    tu_run_free(&r);
     RUN(&r, path, "-");
     expect_refusal(&r, 2, "stdin: larger than 64 MiB", "stdin size");
-    run_free(&r);
+    tu_run_free(&r);
     unlink(path);
 }
 
@@ -566,14 +504,14 @@ static void test_escaping(void **state) {
                                              "[\"tab\\there\", \"\xc3\x84\", \"B\\\"\", 10],"
                                              "[\"ctl\\u0001\", \"\xc3\x84\", \"B\\\"\", 10],"
                                              "[\"\xc3\xbcn\xc3\xaf\", \"B\\\"\", \"\xc3\x84\", 10]]}");
-    struct run r;
+    struct tu_run r;
     RUN(&r, NULL, "--mode", "fifo", path);
     json_t *a = answer(&r, "fifo"), *settled = json_object_get(a, "settled");
     assert_int_equal(json_array_size(settled), 5);
     for (size_t k = 0; k < 5; k++) assert_string_equal(json_string_value(json_array_get(settled, k)), ids[k]);
     assert_int_equal(int_field(a, "value"), 50);
     json_decref(a);
-    run_free(&r);
+    tu_run_free(&r);
     char big[300];
     FILE *f = open_big(big);
     fputs("{\"B\": {\"A\": 1}, \"pays\": [[\"p1\", \"A\", \"\\u0007", f);
@@ -584,7 +522,7 @@ static void test_escaping(void **state) {
     expect_refusal(&r, 2, "payee \"\\u0007xxx", "long unknown payee");
     assert_non_null(strstr(r.err, "...\" is not a participant"));
     assert_null(strchr(r.err, '\a'));
-    run_free(&r);
+    tu_run_free(&r);
 }
 
 /* Values up to INT64_MAX each; their sum, beyond 2^63, is printed exactly. */
@@ -596,11 +534,11 @@ static void test_values_beyond_int64(void **state) {
                                              "[\"p3\", \"C\", \"A\", 9223372036854775807]]}");
     static const char *const modes[] = {"fifo", "bypass", "exact"};
     for (size_t k = 0; k < 3; k++) {
-        struct run r;
+        struct tu_run r;
         RUN(&r, NULL, "--mode", modes[k], path);
         if (r.code != 0 || !strstr(r.out, "\"settled\": [\"p1\",\"p2\",\"p3\"], \"value\": 27670116110564327421,"))
             fail_msg("%s: exit %d, stdout %s, stderr %s", modes[k], r.code, r.out, r.err);
-        run_free(&r);
+        tu_run_free(&r);
     }
 }
 
@@ -609,14 +547,14 @@ static void test_empty_instance(void **state) {
     const char *path = write_file("ok.json", "{\"B\": {}, \"pays\": [], \"name\": \"ignored\"}");
     static const char *const modes[] = {"fifo", "bypass", "exact"};
     for (size_t k = 0; k < 3; k++) {
-        struct run r;
+        struct tu_run r;
         RUN(&r, NULL, "--mode", modes[k], path);
         json_t *a = answer(&r, modes[k]);
         assert_int_equal(json_array_size(json_object_get(a, "settled")), 0);
         assert_int_equal(int_field(a, "value"), 0);
         if (k == 2) assert_true(json_is_true(json_object_get(a, "proven_optimal")) && int_field(a, "bound") == 0);
         json_decref(a);
-        run_free(&r);
+        tu_run_free(&r);
     }
 }
 
@@ -630,16 +568,6 @@ static int need_vectors(void **state) {
         return -1; /* cmocka reports the test as failed in setup */
     }
     return 0;
-}
-
-static void remove_tmp_dir(void) {
-    static const char *const names[] = {"stdout",   "stderr",  "vector.json", "random.json",
-                                        "bad.json", "ok.json", "big.json"};
-    char path[300];
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", tmp_dir, names[k]) < sizeof path) unlink(path);
-    }
-    rmdir(tmp_dir);
 }
 
 int main(int argc, char **argv) {
@@ -657,10 +585,7 @@ int main(int argc, char **argv) {
         json_decref(vectors);
         vectors = NULL;
     }
-    const char *tmp = getenv("TMPDIR");
-    if ((size_t)snprintf(tmp_dir, sizeof tmp_dir, "%s/ortak-lsm-cli-XXXXXX", tmp && *tmp ? tmp : "/tmp") >=
-            sizeof tmp_dir ||
-        !mkdtemp(tmp_dir)) {
+    if (!tu_mkdtemp(tmp_dir, sizeof tmp_dir, "ortak-lsm-cli")) {
         fprintf(stderr, "test_lsm_cli: cannot make a temporary directory\n");
         return 1;
     }
@@ -678,6 +603,7 @@ int main(int argc, char **argv) {
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     bool loaded = vectors != NULL;
     json_decref(vectors);
-    remove_tmp_dir();
+    tu_remove_dir(tmp_dir, (const char *const[]){"stdout", "stderr", "vector.json", "random.json", "bad.json",
+                                                 "ok.json", "big.json", NULL});
     return failed || !loaded ? 1 : 0;
 }
