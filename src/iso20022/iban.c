@@ -311,14 +311,14 @@ static ortak_rc read_row(struct ortak__iban_registry *reg, const struct columns 
     size_t n = split(line, field);
     if (n != col->count) {
         ortak__iso_say(why, why_len, "IBAN registry %s line %u: %s%zu fields, the header names %zu", path, ln,
-            n > REGISTRY_COLUMNS_MAX ? "more than " : "", n > REGISTRY_COLUMNS_MAX ? REGISTRY_COLUMNS_MAX : n,
-            col->count);
+                       n > REGISTRY_COLUMNS_MAX ? "more than " : "",
+                       n > REGISTRY_COLUMNS_MAX ? REGISTRY_COLUMNS_MAX : n, col->count);
         return ORTAK_CONFIG_INVALID;
     }
     struct ortak_slice cc = field[col->country], len_text = field[col->length], format = field[col->format];
     if (cc.len != 2 || !is_upper(cc.ptr[0]) || !is_upper(cc.ptr[1])) {
-        ortak__iso_say(why, why_len, "IBAN registry %s line %u: country_code \"%.*s\" is not two uppercase letters", path, ln,
-            quote_len(cc), cc.ptr);
+        ortak__iso_say(why, why_len, "IBAN registry %s line %u: country_code \"%.*s\" is not two uppercase letters",
+                       path, ln, quote_len(cc), cc.ptr);
         return ORTAK_CONFIG_INVALID;
     }
     struct iban_country *c = &reg->country[country_index(cc.ptr[0], cc.ptr[1])];
@@ -328,8 +328,9 @@ static ortak_rc read_row(struct ortak__iban_registry *reg, const struct columns 
     }
     uint64_t len;
     if (!ortak_slice_parse_u64(len_text, IBAN_LEN_MAX, &len) || len < IBAN_LEN_MIN) {
-        ortak__iso_say(why, why_len, "IBAN registry %s line %u: iban_length \"%.*s\" of %.2s is not a number from %u to %u", path,
-            ln, quote_len(len_text), len_text.ptr, cc.ptr, IBAN_LEN_MIN, IBAN_LEN_MAX);
+        ortak__iso_say(why, why_len,
+                       "IBAN registry %s line %u: iban_length \"%.*s\" of %.2s is not a number from %u to %u", path, ln,
+                       quote_len(len_text), len_text.ptr, cc.ptr, IBAN_LEN_MIN, IBAN_LEN_MAX);
         return ORTAK_CONFIG_INVALID;
     }
     unsigned total = 0;
@@ -337,7 +338,7 @@ static ortak_rc read_row(struct ortak__iban_registry *reg, const struct columns 
     if (wrong) {
         memset(c, 0, sizeof *c);
         ortak__iso_say(why, why_len, "IBAN registry %s line %u: iban_format_swift \"%.*s\" of %.2s %s", path, ln,
-            quote_len(format), format.ptr, cc.ptr, wrong);
+                       quote_len(format), format.ptr, cc.ptr, wrong);
         return ORTAK_CONFIG_INVALID;
     }
     c->len = (uint8_t)len;
@@ -366,7 +367,7 @@ static ortak_rc parse_registry(const char *path, const char *text, size_t len, s
     do { /* each turn consumes a line: bounded by the file's size */
         if (line.len > REGISTRY_LINE_BYTES_MAX) {
             ortak__iso_say(why, why_len, "IBAN registry %s line %u: longer than %u bytes", path, cur.line,
-                REGISTRY_LINE_BYTES_MAX);
+                           REGISTRY_LINE_BYTES_MAX);
             return ORTAK_CONFIG_INVALID;
         }
         ortak_rc rc;
@@ -375,7 +376,8 @@ static ortak_rc parse_registry(const char *path, const char *text, size_t len, s
         else if (ortak_slice_trim(line).len == 0)
             rc = ORTAK_OK; /* blank lines are allowed */
         else if (++rows > REGISTRY_ROWS_MAX) {
-            ortak__iso_say(why, why_len, "IBAN registry %s line %u: more than %u rows", path, cur.line, REGISTRY_ROWS_MAX);
+            ortak__iso_say(why, why_len, "IBAN registry %s line %u: more than %u rows", path, cur.line,
+                           REGISTRY_ROWS_MAX);
             rc = ORTAK_CONFIG_INVALID;
         } else
             rc = read_row(reg, &col, path, cur.line, line, why, why_len);
@@ -425,9 +427,11 @@ static bool chars_ok(const char *iban, size_t len, char *why, size_t why_len) {
         char c = iban[i], shown[12];
         if (is_alnum(c)) continue;
         if (c >= 'a' && c <= 'z')
-            ortak__iso_say(why, why_len, "character %zu ('%c') is a lowercase letter: IBANs are written in uppercase", i + 1, c);
+            ortak__iso_say(why, why_len, "character %zu ('%c') is a lowercase letter: IBANs are written in uppercase",
+                           i + 1, c);
         else if (c == ' ')
-            ortak__iso_say(why, why_len, "character %zu is a space: give the IBAN in its electronic form, without spaces", i + 1);
+            ortak__iso_say(why, why_len,
+                           "character %zu is a space: give the IBAN in its electronic form, without spaces", i + 1);
         else
             ortak__iso_say(why, why_len, "character %zu (%s) is not a letter or a digit", i + 1, show_char(c, shown));
         return false;
@@ -482,8 +486,8 @@ static ortak_rc check_country(const struct iban_country *c, const char *iban, si
             ORTAK_ASSERT(pos < len);
             if (class_has(c->element[e].cls, iban[pos])) continue;
             char shown[12];
-            ortak__iso_say(why, why_len, "character %zu (%s) must be %s: %.2s IBANs are %s", pos + 1, show_char(iban[pos], shown),
-                class_name(c->element[e].cls), iban, c->format);
+            ortak__iso_say(why, why_len, "character %zu (%s) must be %s: %.2s IBANs are %s", pos + 1,
+                           show_char(iban[pos], shown), class_name(c->element[e].cls), iban, c->format);
             return ORTAK_IBAN_INVALID;
         }
     }
@@ -545,8 +549,9 @@ static ortak_rc check_currency_digits(const char *country, const char *account, 
     unsigned code =
         (unsigned)(account[5] - '0') * 100 + (unsigned)(account[6] - '0') * 10 + (unsigned)(account[7] - '0');
     if (code == 0 || numeric_currency_known(code)) return ORTAK_OK;
-    ortak__iso_say(why, why_len, "%s account: digits 6 to 8 (%.3s) are neither 000 nor the ISO 4217 numeric code of a currency",
-        country, account + 5);
+    ortak__iso_say(why, why_len,
+                   "%s account: digits 6 to 8 (%.3s) are neither 000 nor the ISO 4217 numeric code of a currency",
+                   country, account + 5);
     return ORTAK_ACCOUNT_ID_INVALID;
 }
 
@@ -561,7 +566,7 @@ ortak_rc ortak_iso_domestic_account_check(const char *country, const char *accou
     else {
         bool code = is_upper(country[0]) && is_upper(country[1]) && country[2] == '\0';
         ortak__iso_say(why, why_len, "no domestic account format is known for %s%s (only KG, UZ and TM)",
-            code ? "country " : "a country code that is not two uppercase letters", code ? country : "");
+                       code ? "country " : "a country code that is not two uppercase letters", code ? country : "");
         return ORTAK_ACCOUNT_ID_INVALID;
     }
     size_t len = strnlen(account, want + 1);
@@ -569,12 +574,12 @@ ortak_rc ortak_iso_domestic_account_check(const char *country, const char *accou
         char shown[12];
         if (is_digit(account[i])) continue;
         ortak__iso_say(why, why_len, "%s account: character %zu (%s) is not a digit", country, i + 1,
-            show_char(account[i], shown));
+                       show_char(account[i], shown));
         return ORTAK_ACCOUNT_ID_INVALID;
     }
     if (len != want) {
         ortak__iso_say(why, why_len, "%s accounts have %zu digits, this one has %s%zu", country, want,
-            len > want ? "more than " : "", len > want ? want : len);
+                       len > want ? "more than " : "", len > want ? want : len);
         return ORTAK_ACCOUNT_ID_INVALID;
     }
     if (want == 16) {

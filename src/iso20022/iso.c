@@ -155,8 +155,9 @@ static ortak_rc options_check(const struct ortak_iso_options *o, struct ortak_is
     if (out->tx_max == 0) out->tx_max = ORTAK_ISO_TX_DEFAULT;
     if (out->message_bytes_max > ORTAK_ISO_MESSAGE_BYTES_LIMIT || out->depth_max > ORTAK_ISO_DEPTH_LIMIT ||
         out->tx_max > ORTAK_ISO_TX_LIMIT || out->depth_max < 4) {
-        ortak__iso_say(why, why_len, "ISO 20022 limits out of range (message bytes <= %u, depth 4..%u, transactions <= %u)",
-            ORTAK_ISO_MESSAGE_BYTES_LIMIT, ORTAK_ISO_DEPTH_LIMIT, ORTAK_ISO_TX_LIMIT);
+        ortak__iso_say(why, why_len,
+                       "ISO 20022 limits out of range (message bytes <= %u, depth 4..%u, transactions <= %u)",
+                       ORTAK_ISO_MESSAGE_BYTES_LIMIT, ORTAK_ISO_DEPTH_LIMIT, ORTAK_ISO_TX_LIMIT);
         return ORTAK_CONFIG_INVALID;
     }
     return ORTAK_OK;

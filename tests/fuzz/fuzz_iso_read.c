@@ -292,10 +292,12 @@ static void check_forwarded(const struct ortak_iso_buf *out, uint8_t type, ortak
         violated("a forward returned OK with an empty, failed or overrun buffer", NULL);
     ortak_rc rc = ortak_iso_read(rd_wide, out->data, out->len, &back);
     check_msg(&back, rc, ORTAK_ISO_TX_DEFAULT);
-    if (rc == ORTAK_ISO_UNREADABLE) violated("a forwarded message cannot be read back", &back);
-    if (back.type != type || !back.has_header) violated("a forward is not of its original's type, with header", &back);
-    if (back.tx_count != 1 || forward_uetr(&back) != uetr)
-        violated("a forward does not hold the one transaction forwarded", &back);
+    require(GROUP_FORWARD, rc != ORTAK_ISO_UNREADABLE, "a forwarded message cannot be read back", &back);
+    if (rc == ORTAK_ISO_UNREADABLE) return;
+    require(GROUP_FORWARD, back.type == type && back.has_header, "a forward is not of its original's type, with header",
+            &back);
+    require(GROUP_FORWARD, back.tx_count == 1 && forward_uetr(&back) == uetr,
+            "a forward does not hold the one transaction forwarded", &back);
     require(GROUP_FORWARD, original_rc != ORTAK_OK || rc == ORTAK_OK,
             "a valid payment message forwards as an invalid one", &back);
 }
