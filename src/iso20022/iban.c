@@ -22,7 +22,9 @@
  * Domestic account identifiers (ortak_iso_domestic_account_check). These are ortak's structural rules, not a
  * published check-digit algorithm: they catch a mistyped or truncated identifier, not a wrong account.
  *   KG, Kyrgyzstan: exactly 16 digits. The first 3 are the bank's code (the first three digits of its BIK, the
- *       bank identification code the National Bank of the Kyrgyz Republic assigns) and are not 000.
+ *       bank identification code the National Bank of the Kyrgyz Republic assigns) and are not 000. The National
+ *       Bank's numbering instruction (2005) ends the number with 2 check digits computed modulo 97 over the first
+ *       14; they are not verified here until the exact computation is confirmed.
  *   UZ, Uzbekistan: exactly 20 digits: balance account (5 digits, the chart of accounts of the Central Bank of
  *       Uzbekistan), currency (3), check key (1), the client's unique number (8) and a sequence number (3).
  *       Digits 6 to 8 are 000 for the sum or the ISO 4217 numeric code of an active currency (840 for USD). The
