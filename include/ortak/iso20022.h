@@ -149,7 +149,8 @@ void ortak_iso_reader_close(struct ortak_iso_reader *r);
  * Reads, validates and extracts one message of `len` bytes. Returns ORTAK_OK when the message is valid (no issue),
  * ORTAK_ISO_INVALID when it is well-formed but breaks its schema or a rule (the issues say which), or
  * ORTAK_ISO_UNREADABLE when it cannot be read at all (too large, too deep, not XML, a DOCTYPE, no Document):
- * answer that with admi.002; or ORTAK_NOMEM. `out` is filled as far as reading got in every case.
+ * answer that with admi.002; or ORTAK_NOMEM (nothing read counts then; no issue). `out` is filled as far as reading
+ * got in every other case.
  */
 ortak_rc ortak_iso_read(struct ortak_iso_reader *r, const void *data, size_t len, struct ortak_iso_msg *out);
 

@@ -2,8 +2,8 @@
  * ortak iso validate: reads ISO 20022 messages from files and says, for each, whether it is valid against its
  * schema and ortak's rules (src/iso20022/), one line per file, or one JSON object per line with --json.
  *
- * Exit codes: 0 every file valid; 1 any invalid; 2 a usage error, or a file or schema directory that cannot be read
- * (the other files are still checked).
+ * Exit codes: 0 every file valid; 1 any invalid (or no memory to read one); 2 a usage error, or a file or schema
+ * directory that cannot be read (the other files are still checked).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -116,8 +116,13 @@ static int validate_files(const struct ortak_iso *iso, int argc, char **argv, co
             exit_code = CLI_EXIT_USAGE;
             continue;
         }
-        ortak_iso_read(r, data, len, &m);
+        ortak_rc rc = ortak_iso_read(r, data, len, &m);
         free(data);
+        if (rc == ORTAK_NOMEM) {
+            fprintf(stderr, "ortak iso validate: %s: out of memory\n", argv[i]);
+            exit_code = CLI_EXIT_INTERNAL;
+            continue;
+        }
         print_result(argv[i], &m, o->json);
         if (m.issue_count && exit_code == CLI_EXIT_OK) exit_code = 1;
     }

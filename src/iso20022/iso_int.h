@@ -40,7 +40,7 @@ struct ortak_iso_reader {
     xmlSchemaValidCtxtPtr vctx[ORTAK_ISO_TYPES];
     struct ortak_iso_tx *tx;   /* iso->opt.tx_max of them */
     struct ortak_iso_msg *cur; /* the message being read: schema errors are added to it */
-    xmlParserCtxtPtr ctxt;     /* reused: its dictionary of names outlives one message */
+    xmlParserCtxtPtr ctxt;     /* reused while its dictionary of names stays small (ortak__iso_reader_ctxt) */
 };
 
 /*
@@ -57,6 +57,8 @@ ortak_rc ortak__iso_parse(const struct ortak_iso *iso, const void *data, size_t 
 /* The same with a parser context of the caller's (a reader's), reused from message to message. */
 ortak_rc ortak__iso_parse_with(const struct ortak_iso *iso, xmlParserCtxtPtr ctxt, const void *data, size_t len,
                                xmlDocPtr *doc, char *why, size_t why_len);
+/* The reader's parser context, replaced when its dictionary has grown past what messages need; NULL: no memory. */
+xmlParserCtxtPtr ortak__iso_reader_ctxt(struct ortak_iso_reader *r);
 /* The AppHdr (head.001 namespace) and Document (a known message namespace) at the root or one level below it. */
 void ortak__iso_locate(xmlNodePtr root, xmlNodePtr *hdr, xmlNodePtr *document, uint8_t *type);
 

@@ -605,6 +605,22 @@ static ortak_rc read_parts(struct ortak_iso_reader *r, xmlDocPtr doc, struct ort
     return m->issue_count ? ORTAK_ISO_INVALID : ORTAK_OK;
 }
 
+/*
+ * The reader's parser context. Its dictionary keeps every name parsed and stops growing at a fixed size, after which
+ * libxml2 refuses documents with new names: so a context whose dictionary holds more names than ISO 20022 messages
+ * use is replaced (a sender cannot fill it with invented names and block everyone's messages).
+ */
+#define READER_DICT_NAMES_MAX 4096u
+
+xmlParserCtxtPtr ortak__iso_reader_ctxt(struct ortak_iso_reader *r) {
+    if (r->ctxt && r->ctxt->dict && (size_t)xmlDictSize(r->ctxt->dict) > READER_DICT_NAMES_MAX) {
+        xmlFreeParserCtxt(r->ctxt);
+        r->ctxt = NULL;
+    }
+    if (!r->ctxt) r->ctxt = xmlNewParserCtxt();
+    return r->ctxt;
+}
+
 ortak_rc ortak_iso_read(struct ortak_iso_reader *r, const void *data, size_t len, struct ortak_iso_msg *out) {
     memset(out, 0, offsetof(struct ortak_iso_msg, issues));
     out->issue_count = 0;
@@ -612,16 +628,16 @@ ortak_rc ortak_iso_read(struct ortak_iso_reader *r, const void *data, size_t len
     char why[200];
     xmlDocPtr doc = NULL;
     ortak__iso_libxml_begin();
-    ortak_rc rc = ortak__iso_parse_with(r->iso, r->ctxt, data, len, &doc, why, sizeof why);
+    xmlParserCtxtPtr ctxt = ortak__iso_reader_ctxt(r);
+    ortak_rc rc = ctxt ? ortak__iso_parse_with(r->iso, ctxt, data, len, &doc, why, sizeof why) : ORTAK_NOMEM;
     if (rc == ORTAK_OK) {
         r->cur = out;
         rc = read_parts(r, doc, out);
         r->cur = NULL;
     }
-    if (ortak__iso_libxml_alloc_failed()) {
-        rc = ORTAK_NOMEM; /* what was read may lack a part: refuse it, say why */
+    if (ortak__iso_libxml_alloc_failed() || rc == ORTAK_NOMEM) {
+        rc = ORTAK_NOMEM; /* what was read may lack a part: nothing of it counts */
         out->issue_count = 0;
-        ortak_iso_issue_add(out, "NOMEM", "", "out of memory while reading the message");
     } else if (rc == ORTAK_ISO_UNREADABLE && out->issue_count == 0) {
         ortak_iso_issue_add(out, "XML", "FF01", "%s", why);
     }

@@ -1132,8 +1132,10 @@ ortak_rc ortak_iso_write_forward(struct ortak_iso_reader *r, const void *origina
     struct w w;
     w_begin(&w, out);
     ortak__iso_libxml_begin();
-    ortak_rc rc =
-        len != 0 ? ortak__iso_parse_with(r->iso, r->ctxt, original, len, &doc, why, sizeof why) : ORTAK_ISO_UNREADABLE;
+    ortak_rc rc = len == 0 ? ORTAK_ISO_UNREADABLE
+                  : ortak__iso_reader_ctxt(r) == NULL
+                      ? ORTAK_NOMEM
+                      : ortak__iso_parse_with(r->iso, r->ctxt, original, len, &doc, why, sizeof why);
     if (rc == ORTAK_OK) ortak__iso_locate(xmlDocGetRootElement(doc), &hdr, &document, &type);
     if (rc == ORTAK_OK) k = kind_of(type);
     if (k != NULL && document != NULL && in_ns(document, k->ns)) {
