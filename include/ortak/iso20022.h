@@ -174,7 +174,8 @@ struct ortak_iso_mapped {
 };
 
 /*
- * Maps transaction `i` of a valid pacs.008, pacs.009 or pacs.004 to a payment command against the engine's
+ * Maps transaction `i` of a valid pacs.008, pacs.009 or pacs.004 (a message with issues is refused with
+ * ORTAK_ISO_INVALID) to a payment command against the engine's
  * current state (read-only: accounts and participants; for a return, the payment returned). `sender` is the BIC
  * the connection authenticated: the header's sender must be that participant, and so must the debtor agent (for a
  * return, the creditor agent of the payment returned). The command's timestamp is `now`. Never fails for a reason

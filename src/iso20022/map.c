@@ -172,8 +172,11 @@ static bool map_return(const struct ortak_engine *e, const struct ortak_iso_tx *
     struct ortak_account_info cr, dr;
     ortak_u128 orig_id = ortak_iso_payment_id(t->orgnl_uetr);
     if (ortak_settle_payment_get(ortak_engine_settle(e), orig_id, &orig) != ORTAK_OK ||
-        orig.state != ORTAK_PAYMENT_SETTLED)
-        return refuse(out, ORTAK_ISO_RETURN_INVALID, "no settled payment with UETR %s to return", t->uetr_text);
+        orig.state != ORTAK_PAYMENT_SETTLED) {
+        char uetr[37] = "";
+        ortak__iso_uetr_text(t->orgnl_uetr, uetr);
+        return refuse(out, ORTAK_ISO_RETURN_INVALID, "no settled payment with UETR %s to return", uetr);
+    }
     ORTAK_ASSERT(ortak_ledger_account_get(l, orig.p.credit_account_id, &cr) == ORTAK_OK);
     ORTAK_ASSERT(ortak_ledger_account_get(l, orig.p.debit_account_id, &dr) == ORTAK_OK);
     if (!same_participant(l, cr.bic, sender))
@@ -206,6 +209,10 @@ void ortak_iso_map(const struct ortak_engine *e, const struct ortak_iso_msg *m, 
     const struct ortak_ledger *l = ortak_engine_ledger(e);
     if (m->type != ORTAK_ISO_PACS_008 && m->type != ORTAK_ISO_PACS_009 && m->type != ORTAK_ISO_PACS_004) {
         refuse(out, ORTAK_ISO_NOT_SUPPORTED, "%s is not a payment ortak accepts", ortak_iso_type_name(m->type));
+        return;
+    }
+    if (m->issue_count > 0) { /* only a message read as valid is mapped */
+        refuse(out, ORTAK_ISO_INVALID, "the message is invalid: %s", m->issues[0].text);
         return;
     }
     if (i >= m->tx_count) {

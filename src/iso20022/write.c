@@ -383,47 +383,6 @@ static char *u64_dec(uint64_t v, char out[21]) {
     return out;
 }
 
-/*
- * The canonical text of a version 4 UUID, 8-4-4-4-12 lowercase hex digits. False when `v` is not one: the schemas'
- * UUIDv4Identifier wants 4 as the thirteenth digit and 8, 9, a or b as the seventeenth.
- */
-static bool uetr_text(ortak_u128 v, char out[37]) {
-    char hex[33];
-    ortak_u128_hex(v, hex);
-    if (hex[12] != '4' || (hex[16] != '8' && hex[16] != '9' && hex[16] != 'a' && hex[16] != 'b')) return false;
-    size_t o = 0;
-    for (size_t i = 0; i < 32; i++) {
-        if (i == 8 || i == 12 || i == 16 || i == 20) out[o++] = '-';
-        out[o++] = hex[i];
-    }
-    out[36] = '\0';
-    return true;
-}
-
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* UUID text, 8-4-4-4-12 hex digits of either case, to its 128 bits. */
-static bool uetr_parse(const char *s, size_t n, ortak_u128 *out) {
-    ortak_u128 v = 0;
-    if (n != 36) return false;
-    for (size_t i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-') return false;
-            continue;
-        }
-        int h = hex_value(s[i]);
-        if (h < 0) return false;
-        v = (v << 4) | (ortak_u128)h;
-    }
-    *out = v;
-    return true;
-}
-
 /* Three uppercase letters and a NUL: the schemas' currency code pattern. */
 static bool currency_ok(const char c[4]) {
     for (int i = 0; i < 3; i++) {
@@ -543,7 +502,7 @@ static void w_entry_refs(struct w *w, const struct ortak_iso_entry *e) {
     w_field_opt(w, "InstrId", FIELD(e->instr_id));
     w_field_opt(w, "EndToEndId", FIELD(e->end_to_end_id));
     if (e->uetr != 0) {
-        if (!uetr_text(e->uetr, uetr)) w_fail(w, ORTAK_INVALID);
+        if (!ortak__iso_uetr_text(e->uetr, uetr)) w_fail(w, ORTAK_INVALID);
         w_elem(w, "UETR", uetr);
     }
     w_field_opt(w, "TxId", FIELD(e->tx_id));
@@ -630,7 +589,7 @@ static void w_status_original(struct w *w, const struct ortak_iso_status *s) {
     w_field_opt(w, "OrgnlEndToEndId", FIELD(s->orgnl_end_to_end_id));
     w_field_opt(w, "OrgnlTxId", FIELD(s->orgnl_tx_id));
     if (s->orgnl_uetr != 0) {
-        if (!uetr_text(s->orgnl_uetr, uetr)) w_fail(w, ORTAK_INVALID);
+        if (!ortak__iso_uetr_text(s->orgnl_uetr, uetr)) w_fail(w, ORTAK_INVALID);
         w_elem(w, "OrgnlUETR", uetr);
     }
 }
@@ -901,7 +860,7 @@ static xmlNodePtr find_transaction(const struct kind *k, xmlNodePtr body, ortak_
         if (!in_ns(c, k->ns) || strcmp((const char *)c->name, k->tx) != 0) continue;
         xmlNodePtr holder = k->uetr_in != NULL ? ns_child(c, k->ns, k->uetr_in, bound) : c;
         xmlNodePtr u = ns_child(holder, k->ns, k->uetr, bound);
-        if (leaf_text(u, text, sizeof text, bound) && uetr_parse(text, strlen(text), &v) && v == uetr) return c;
+        if (leaf_text(u, text, sizeof text, bound) && ortak__iso_uetr_parse(text, &v) && v == uetr) return c;
     }
     return NULL;
 }

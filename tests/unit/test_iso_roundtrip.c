@@ -351,6 +351,14 @@ static void test_refusals(void **state) {
         assert_string_equal(m.reason, cases[i].reason);
         assert_true(m.text[0] != '\0');
     }
+    /* a message read with issues is never mapped */
+    static struct ortak_iso_msg invalid;
+    invalid = msg;
+    ortak_iso_issue_add(&invalid, "XSD", "FF01", "line 1: broken");
+    struct ortak_iso_mapped refused;
+    ortak_iso_map(f.e, &invalid, 0, "FNTXDE2X", tick(&f), &refused);
+    assert_int_equal(refused.rc, ORTAK_ISO_INVALID);
+    assert_string_equal(refused.reason, "FF01");
     /* the refusal as a pacs.002 RJCT */
     struct ortak_iso_mapped m = map_mutated(&f, cases[2].from, cases[2].to, "FNTXDE2X");
     struct ortak_iso_status s;
