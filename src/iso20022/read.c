@@ -518,11 +518,29 @@ static void extract_header(xmlNodePtr hdr, struct ortak_iso_msg *m) {
     copy_at(&x, hdr, "MsgDefIdr", m->hdr_msg_def_id, sizeof m->hdr_msg_def_id);
 }
 
+/* The element each message definition's Document holds. */
+static const char *const body_names[ORTAK_ISO_TYPES] = {
+    [ORTAK_ISO_PACS_008] = "FIToFICstmrCdtTrf",
+    [ORTAK_ISO_PACS_009] = "FICdtTrf",
+    [ORTAK_ISO_PACS_004] = "PmtRtr",
+    [ORTAK_ISO_PACS_002] = "FIToFIPmtStsRpt",
+    [ORTAK_ISO_CAMT_052] = "BkToCstmrAcctRpt",
+    [ORTAK_ISO_CAMT_053] = "BkToCstmrStmt",
+    [ORTAK_ISO_CAMT_054] = "BkToCstmrDbtCdtNtfctn",
+    [ORTAK_ISO_ADMI_002] = "admi.002.001.01",
+    [ORTAK_ISO_PAIN_001] = "CstmrCdtTrfInitn",
+};
+
 /* The message body (the Document's only child), its group header, and its transactions when ortak maps them. */
 static void extract_document(struct ortak_iso_reader *r, xmlNodePtr document, struct ortak_iso_msg *m) {
     xmlNodePtr body = document->children;
     while (body && body->type != XML_ELEMENT_NODE) body = body->next;
-    if (!body) return;
+    if (!body || !named(body, body_names[m->type]) || !body->ns ||
+        strcmp((const char *)body->ns->href, (const char *)document->ns->href) != 0) {
+        ortak_iso_issue_add(m, "MSG-2", "FF01", "the Document of %s must hold %s", ortak_iso_type_name(m->type),
+                            body_names[m->type]);
+        return;
+    }
     struct extract x = {.m = m, .where = ""};
     if (m->type == ORTAK_ISO_ADMI_002) {
         copy_at(&x, body, "RltdRef/Ref", m->msg_id, sizeof m->msg_id);

@@ -250,6 +250,15 @@ static void test_structural_checks(void **state) {
         }
         assert_false(msg.schema_checked && rs[0] == rd);
     }
+    /* a Document that does not hold its message definition's element */
+    assert_int_equal(read_text(rd_bare, "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08\">"
+                                        "<FICdtTrf/></Document>"),
+                     ORTAK_ISO_INVALID);
+    assert_true(has_issue(&msg, "MSG-2"));
+    assert_int_equal(
+        read_text(rd_bare, "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08\">x</Document>"),
+        ORTAK_ISO_INVALID);
+    assert_true(has_issue(&msg, "MSG-2"));
     /* the IBAN rule: a real IBAN passes, one changed digit fails */
     assert_int_equal(read_mutated(rd, f,
                                   "<pacs:Othr>\n\t\t\t\t\t\t\t<pacs:Id>74829163</pacs:Id>\n\t\t\t\t\t\t</pacs:Othr>",
