@@ -81,21 +81,6 @@ static const struct {
 #define IBAN_LENGTH_COUNT (sizeof iban_lengths / sizeof iban_lengths[0])
 _Static_assert(IBAN_LENGTH_COUNT == 115, "the registry's 116 rows less AA");
 
-/* ISO 4217 numeric codes of the currencies of currency.c's table (list one, with minor units), sorted. XCG took
- * over ANG's 532. */
-static const uint16_t currency_numeric[] = {
-    8,   12,  32,  36,  44,  48,  50,  51,  52,  60,  64,  68,  72,  84,  90,  96,  104, 108, 116, 124, 132,
-    136, 144, 152, 156, 170, 174, 188, 192, 203, 208, 214, 222, 230, 232, 238, 242, 262, 270, 292, 320, 324,
-    328, 332, 340, 344, 348, 352, 356, 360, 364, 368, 376, 388, 392, 398, 400, 404, 408, 410, 414, 417, 418,
-    422, 426, 430, 434, 446, 454, 458, 462, 480, 484, 496, 498, 504, 512, 516, 524, 532, 533, 548, 554, 558,
-    566, 578, 586, 590, 598, 600, 604, 608, 634, 643, 646, 654, 682, 690, 694, 702, 704, 706, 710, 728, 748,
-    752, 756, 760, 764, 776, 780, 784, 788, 800, 807, 818, 826, 834, 840, 858, 860, 882, 886, 901, 924, 925,
-    926, 927, 928, 929, 930, 931, 932, 933, 934, 936, 938, 940, 941, 943, 944, 946, 947, 948, 949, 950, 951,
-    952, 953, 967, 968, 969, 970, 971, 972, 973, 975, 976, 977, 978, 979, 980, 981, 984, 985, 986, 990, 997,
-};
-#define CURRENCY_NUMERIC_COUNT (sizeof currency_numeric / sizeof currency_numeric[0])
-_Static_assert(CURRENCY_NUMERIC_COUNT == 168, "169 currencies, two of which share 532");
-
 /* ---- the registry --------------------------------------------------------------------------------------------- */
 
 struct iban_element {
@@ -134,19 +119,6 @@ static const char *show_char(char c, char out[12]) {
     else
         snprintf(out, 12, "byte 0x%02x", u);
     return out;
-}
-
-static bool numeric_currency_known(unsigned code) {
-    size_t lo = 0, hi = CURRENCY_NUMERIC_COUNT;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (currency_numeric[mid] == code) return true;
-        if (currency_numeric[mid] < code)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
 }
 
 /* The built-in IBAN length of country `cc` (two uppercase letters), or 0 when unknown. */
@@ -550,7 +522,7 @@ ortak_rc ortak_iso_iban_check(const struct ortak_iso *iso, const char *iban, cha
 static ortak_rc check_currency_digits(const char *country, const char *account, char *why, size_t why_len) {
     unsigned code =
         (unsigned)(account[5] - '0') * 100 + (unsigned)(account[6] - '0') * 10 + (unsigned)(account[7] - '0');
-    if (code == 0 || numeric_currency_known(code)) return ORTAK_OK;
+    if (code == 0 || ortak__iso_currency_numeric_known(code)) return ORTAK_OK;
     ortak__iso_say(why, why_len,
                    "%s account: digits 6 to 8 (%.3s) are neither 000 nor the ISO 4217 numeric code of a currency",
                    country, account + 5);

@@ -20,6 +20,9 @@
 
 #define ISO_NS_PREFIX "urn:iso:std:iso:20022:tech:xsd:"
 
+/* Whether `numeric` is the ISO 4217 numeric code of a currency of the table in currency.c. */
+bool ortak__iso_currency_numeric_known(unsigned numeric);
+
 /* Writes a message into why[why_len] (nothing when why is NULL or why_len 0). */
 void ortak__iso_say(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
