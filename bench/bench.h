@@ -5,12 +5,15 @@
 #ifndef ORTAK_BENCH_H
 #define ORTAK_BENCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "../src/base/rng.h"
+#include "../src/base/slice.h"
 
 static inline uint64_t bench_now_ns(void) {
     struct timespec ts;
@@ -49,6 +52,40 @@ static inline uint32_t bench_skewed_bank(uint64_t *s, const double *cum, uint32_
             hi = mid;
     }
     return lo;
+}
+
+/* The options of the workload benchmarks; 0 for a count not given. */
+struct bench_args {
+    bool quick;
+    uint64_t payments, banks, seed;
+};
+
+/*
+ * Parses --quick, --payments N (1..payments_max), --banks N (2..banks_max) and --seed N (default 1). Prints the
+ * usage line of `name` and returns false on anything else.
+ */
+static inline bool bench_args_parse(const char *name, int argc, char **argv, uint64_t payments_max, uint64_t banks_max,
+                                    struct bench_args *a) {
+    *a = (struct bench_args){.seed = 1};
+    bool ok = true;
+    for (int i = 1; i < argc && ok; i++) {
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--quick") == 0) {
+            a->quick = true;
+            continue;
+        }
+        if (value && strcmp(argv[i], "--payments") == 0)
+            ok = ortak_slice_parse_u64(ortak_slice_from_cstr(value), payments_max, &a->payments) && a->payments > 0;
+        else if (value && strcmp(argv[i], "--banks") == 0)
+            ok = ortak_slice_parse_u64(ortak_slice_from_cstr(value), banks_max, &a->banks) && a->banks >= 2;
+        else if (value && strcmp(argv[i], "--seed") == 0)
+            ok = ortak_slice_parse_u64(ortak_slice_from_cstr(value), UINT64_MAX, &a->seed);
+        else
+            ok = false;
+        i++; /* the value */
+    }
+    if (!ok) fprintf(stderr, "usage: %s [--quick] [--payments N] [--banks N] [--seed N]\n", name);
+    return ok;
 }
 
 #endif

@@ -589,28 +589,12 @@ static void report(const struct ortak_engine *e, const struct run *r, const stru
 }
 
 int main(int argc, char **argv) {
-    uint64_t payments = 0, banks = 0, seed = 1;
-    bool quick = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0) {
-            quick = true;
-        } else if (i + 1 < argc && strcmp(argv[i], "--payments") == 0) {
-            if (!ortak_slice_parse_u64(ortak_slice_from_cstr(argv[++i]), ORTAK_QUOTES_LIMIT - 16, &payments) ||
-                payments == 0)
-                goto usage;
-        } else if (i + 1 < argc && strcmp(argv[i], "--banks") == 0) {
-            if (!ortak_slice_parse_u64(ortak_slice_from_cstr(argv[++i]), ORTAK_PARTICIPANTS_LIMIT - 16, &banks) ||
-                banks < 2)
-                goto usage;
-        } else if (i + 1 < argc && strcmp(argv[i], "--seed") == 0) {
-            if (!ortak_slice_parse_u64(ortak_slice_from_cstr(argv[++i]), UINT64_MAX, &seed)) goto usage;
-        } else {
-            goto usage;
-        }
-    }
-    struct run r = {.payments = quick ? 2000 : 200000, .banks = 100, .seed = seed};
-    if (payments) r.payments = (uint32_t)payments;
-    if (banks) r.banks = (uint32_t)banks;
+    struct bench_args args;
+    if (!bench_args_parse("bench_fx", argc, argv, ORTAK_QUOTES_LIMIT - 16, ORTAK_PARTICIPANTS_LIMIT - 16, &args))
+        return 2;
+    struct run r = {.payments = args.quick ? 2000 : 200000, .banks = 100, .seed = args.seed};
+    if (args.payments) r.payments = (uint32_t)args.payments;
+    if (args.banks) r.banks = (uint32_t)args.banks;
     struct ortak_config cfg;
     configure(&r, &cfg);
     struct workload w = {0};
@@ -625,7 +609,4 @@ int main(int argc, char **argv) {
     free(out.bank_flow);
     workload_free(&w);
     return ok ? 0 : 1;
-usage:
-    fprintf(stderr, "usage: bench_fx [--quick] [--payments N] [--banks N] [--seed N]\n");
-    return 2;
 }

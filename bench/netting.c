@@ -453,28 +453,12 @@ static void report(const struct ortak_engine *e, const struct run *r, const stru
 }
 
 int main(int argc, char **argv) {
-    uint64_t payments = 0, banks = 0, seed = 1;
-    bool quick = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0) {
-            quick = true;
-        } else if (i + 1 < argc && strcmp(argv[i], "--payments") == 0) {
-            if (!ortak_slice_parse_u64(ortak_slice_from_cstr(argv[++i]), ORTAK_PAYMENTS_LIMIT - 16, &payments) ||
-                payments == 0)
-                goto usage;
-        } else if (i + 1 < argc && strcmp(argv[i], "--banks") == 0) {
-            if (!ortak_slice_parse_u64(ortak_slice_from_cstr(argv[++i]), ORTAK_PARTICIPANTS_LIMIT - 8, &banks) ||
-                banks < 2)
-                goto usage;
-        } else if (i + 1 < argc && strcmp(argv[i], "--seed") == 0) {
-            if (!ortak_slice_parse_u64(ortak_slice_from_cstr(argv[++i]), UINT64_MAX, &seed)) goto usage;
-        } else {
-            goto usage;
-        }
-    }
-    struct run r = {.payments = quick ? 10000 : 1000000, .banks = quick ? 50 : 500, .seed = seed};
-    if (payments) r.payments = (uint32_t)payments;
-    if (banks) r.banks = (uint32_t)banks;
+    struct bench_args args;
+    if (!bench_args_parse("bench_netting", argc, argv, ORTAK_PAYMENTS_LIMIT - 16, ORTAK_PARTICIPANTS_LIMIT - 8, &args))
+        return 2;
+    struct run r = {.payments = args.quick ? 10000 : 1000000, .banks = args.quick ? 50 : 500, .seed = args.seed};
+    if (args.payments) r.payments = (uint32_t)args.payments;
+    if (args.banks) r.banks = (uint32_t)args.banks;
     struct traffic tr;
     generate(&r, &tr);
     struct ortak_engine *e = build(&r, &tr);
@@ -485,7 +469,4 @@ int main(int argc, char **argv) {
     ortak_engine_close(e);
     traffic_free(&tr);
     return ok ? 0 : 1;
-usage:
-    fprintf(stderr, "usage: bench_netting [--quick] [--payments N] [--banks N] [--seed N]\n");
-    return 2;
 }
