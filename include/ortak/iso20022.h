@@ -160,6 +160,10 @@ void ortak_iso_issue_add(struct ortak_iso_msg *m, const char *rule, const char *
 
 /* ---- Mapping in ---- */
 
+/* A UETR (version 4 UUID, lowercase 8-4-4-4-12) from text and back; both false for anything else. */
+bool ortak_iso_uetr_parse(const char *text, ortak_u128 *out);
+bool ortak_iso_uetr_text(ortak_u128 uetr, char out[37]);
+
 /* The engine id of a payment with this UETR (see the top of this file); 0 for 0. */
 ortak_u128 ortak_iso_payment_id(ortak_u128 uetr);
 /* The id of the payment that returns payment `original_id`. */

@@ -71,6 +71,11 @@ struct ortak_journal_options {
     uint64_t segment_bytes;          /* size of each segment file; 0: 64 MiB. At least one largest batch. */
     uint64_t group_bytes_max;        /* most bytes written between two syncs; bounds a torn tail. 0: 8 MiB */
     bool create;                     /* create a new journal when the directory holds none */
+    /* Recovery only (ortak_recover): called for every batch replayed, with the engine after it and its events, as
+       the sequencer's on_events is called live. May be NULL. */
+    void (*replay_events)(void *ctx, const struct ortak_engine *e, uint64_t seq, const struct ortak_event *events,
+                          uint32_t n);
+    void *replay_ctx;
 };
 
 /* Position in the chain: the last record's sequence number and SHA-256 (0 and zeros before the first). */
@@ -194,6 +199,20 @@ struct ortak_sequencer_options {
     /* Called on the engine thread after each batch is applied, with its events. May be NULL. */
     void (*on_events)(void *ctx, uint64_t seq, const struct ortak_event *events, uint32_t n);
     void *events_ctx;
+    /* Called on the journal thread before each sync of the journal (a client's own files that must be durable
+       whenever the batches they accompany are), and on the engine thread before each snapshot (files derived from
+       the events, which recovery can no longer rebuild for batches a snapshot includes). Either may be NULL. */
+    void (*before_sync)(void *ctx);
+    void (*before_snapshot)(void *ctx);
+    void *hooks_ctx;
+};
+
+/* Counters of a running sequencer, for metrics. */
+struct ortak_sequencer_stats {
+    uint64_t batches, commands, syncs;
+    uint64_t sync_ns_total, sync_ns_max;
+    uint64_t sync_buckets[12]; /* syncs that took at most 2^k * 100 us, k = 0..11 (the last counts all others) */
+    uint32_t queued;           /* submissions waiting for the journal thread now */
 };
 
 struct ortak_sequencer;
@@ -218,6 +237,13 @@ ortak_rc ortak_sequencer_submit(struct ortak_sequencer *s, struct ortak_cmd *cmd
 
 /* Runs `fn` with the engine while no batch is being applied (for queries from other threads). */
 void ortak_sequencer_query(struct ortak_sequencer *s, void (*fn)(const struct ortak_engine *e, void *ctx), void *ctx);
+
+/* The engine for reading from another thread, between batches: every read_begin must be followed by read_end on the
+ * same thread, with nothing submitted in between. */
+const struct ortak_engine *ortak_sequencer_read_begin(struct ortak_sequencer *s);
+void ortak_sequencer_read_end(struct ortak_sequencer *s);
+
+void ortak_sequencer_stats_get(struct ortak_sequencer *s, struct ortak_sequencer_stats *out);
 
 /* Stops accepting, drains what was submitted, syncs, joins the threads. Returns the engine and journal. */
 void ortak_sequencer_stop(struct ortak_sequencer *s, struct ortak_engine **e, struct ortak_journal **j);

@@ -69,11 +69,6 @@ void ortak__iso_locate(xmlNodePtr root, xmlNodePtr *hdr, xmlNodePtr *document, u
 const char *ortak__iso_text(xmlNodePtr n, const char *path);
 xmlNodePtr ortak__iso_child(xmlNodePtr n, const char *path);
 
-/* UETRs: a version 4 UUID as the schemas want it, 8-4-4-4-12 lowercase hex digits with 4 as the thirteenth and 8,
- * 9, a or b as the seventeenth; text to bits and back. Both false for anything else. */
-bool ortak__iso_uetr_parse(const char *s, ortak_u128 *out);
-bool ortak__iso_uetr_text(ortak_u128 v, char out[37]);
-
 /* Time: ns since the epoch (UTC) to "YYYY-MM-DDThh:mm:ss.sssZ" / "YYYY-MM-DD". */
 void ortak__iso_time_format(ortak_time_ns t, char out[32]);
 void ortak__iso_date_format(ortak_time_ns t, char out[11]);

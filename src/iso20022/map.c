@@ -174,7 +174,7 @@ static bool map_return(const struct ortak_engine *e, const struct ortak_iso_tx *
     if (ortak_settle_payment_get(ortak_engine_settle(e), orig_id, &orig) != ORTAK_OK ||
         orig.state != ORTAK_PAYMENT_SETTLED) {
         char uetr[37] = "";
-        ortak__iso_uetr_text(t->orgnl_uetr, uetr);
+        ortak_iso_uetr_text(t->orgnl_uetr, uetr);
         return refuse(out, ORTAK_ISO_RETURN_INVALID, "no settled payment with UETR %s to return", uetr);
     }
     ORTAK_ASSERT(ortak_ledger_account_get(l, orig.p.credit_account_id, &cr) == ORTAK_OK);

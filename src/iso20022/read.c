@@ -293,7 +293,7 @@ static int hexval(char c) {
     return -1;
 }
 
-bool ortak__iso_uetr_parse(const char *s, ortak_u128 *out) {
+bool ortak_iso_uetr_parse(const char *s, ortak_u128 *out) {
     if (strlen(s) != 36) return false;
     ortak_u128 v = 0;
     for (int i = 0; i < 36; i++) {
@@ -310,7 +310,7 @@ bool ortak__iso_uetr_parse(const char *s, ortak_u128 *out) {
     return true;
 }
 
-bool ortak__iso_uetr_text(ortak_u128 v, char out[37]) {
+bool ortak_iso_uetr_text(ortak_u128 v, char out[37]) {
     char hex[33];
     ortak_u128_hex(v, hex);
     if (hex[12] != '4' || (hex[16] != '8' && hex[16] != '9' && hex[16] != 'a' && hex[16] != 'b')) return false;
@@ -363,7 +363,7 @@ static void extract_uetr(struct extract *x, xmlNodePtr tx, const char *path, cha
         if (required) ortak_iso_issue_add(x->m, "UETR-1", "FF01", "%s%s is missing", x->where, path);
         return;
     }
-    if (!ortak__iso_uetr_parse(buf, out))
+    if (!ortak_iso_uetr_parse(buf, out))
         ortak_iso_issue_add(x->m, "UETR-2", "FF01", "%s%s '%s' is not a version 4 UUID in lowercase", x->where, path,
                             buf);
 }

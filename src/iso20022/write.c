@@ -502,7 +502,7 @@ static void w_entry_refs(struct w *w, const struct ortak_iso_entry *e) {
     w_field_opt(w, "InstrId", FIELD(e->instr_id));
     w_field_opt(w, "EndToEndId", FIELD(e->end_to_end_id));
     if (e->uetr != 0) {
-        if (!ortak__iso_uetr_text(e->uetr, uetr)) w_fail(w, ORTAK_INVALID);
+        if (!ortak_iso_uetr_text(e->uetr, uetr)) w_fail(w, ORTAK_INVALID);
         w_elem(w, "UETR", uetr);
     }
     w_field_opt(w, "TxId", FIELD(e->tx_id));
@@ -589,7 +589,7 @@ static void w_status_original(struct w *w, const struct ortak_iso_status *s) {
     w_field_opt(w, "OrgnlEndToEndId", FIELD(s->orgnl_end_to_end_id));
     w_field_opt(w, "OrgnlTxId", FIELD(s->orgnl_tx_id));
     if (s->orgnl_uetr != 0) {
-        if (!ortak__iso_uetr_text(s->orgnl_uetr, uetr)) w_fail(w, ORTAK_INVALID);
+        if (!ortak_iso_uetr_text(s->orgnl_uetr, uetr)) w_fail(w, ORTAK_INVALID);
         w_elem(w, "OrgnlUETR", uetr);
     }
 }
@@ -860,7 +860,7 @@ static xmlNodePtr find_transaction(const struct kind *k, xmlNodePtr body, ortak_
         if (!in_ns(c, k->ns) || strcmp((const char *)c->name, k->tx) != 0) continue;
         xmlNodePtr holder = k->uetr_in != NULL ? ns_child(c, k->ns, k->uetr_in, bound) : c;
         xmlNodePtr u = ns_child(holder, k->ns, k->uetr, bound);
-        if (leaf_text(u, text, sizeof text, bound) && ortak__iso_uetr_parse(text, &v) && v == uetr) return c;
+        if (leaf_text(u, text, sizeof text, bound) && ortak_iso_uetr_parse(text, &v) && v == uetr) return c;
     }
     return NULL;
 }

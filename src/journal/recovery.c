@@ -16,6 +16,7 @@ struct replay {
     uint32_t cap;
     const struct ortak_snapshot_info *snap;
     struct ortak_recovery *report;
+    const struct ortak_journal_options *opt;
 };
 
 static int replay_record(void *ctx, const struct ortak_journal_record *rec, char *why, size_t why_cap) {
@@ -33,6 +34,11 @@ static int replay_record(void *ctx, const struct ortak_journal_record *rec, char
     if (ortak_engine_apply(r->e, r->cmds, n, r->results) != ORTAK_OK) {
         snprintf(why, why_cap, "batch of %u commands is larger than the configured batch_max", n);
         return 1;
+    }
+    if (r->opt && r->opt->replay_events) {
+        uint32_t nev;
+        const struct ortak_event *ev = ortak_engine_events(r->e, &nev);
+        r->opt->replay_events(r->opt->replay_ctx, r->e, rec->seq, ev, nev);
     }
     r->report->replayed_batches++;
     r->report->replayed_commands += n;
@@ -52,7 +58,7 @@ ortak_rc ortak_recover(const char *dir, const struct ortak_config *cfg, const st
     if (!*e && (rc = ortak_engine_open(cfg, e)) != ORTAK_OK) return rc;
     report->snapshot_seq = snap.head.seq;
 
-    struct replay r = {.e = *e, .cap = cfg->limits.batch_max, .snap = &snap, .report = report};
+    struct replay r = {.e = *e, .cap = cfg->limits.batch_max, .snap = &snap, .report = report, .opt = opt};
     r.cmds = calloc(r.cap, sizeof *r.cmds);
     r.results = calloc(r.cap, sizeof *r.results);
     if (!r.cmds || !r.results) {

@@ -62,6 +62,7 @@ struct ortak_sequencer {
     unsigned char *encode_buf;
     ortak_time_ns last_ts;
     uint64_t batches_applied;
+    struct ortak_sequencer_stats stats; /* guarded by mu */
 };
 
 static ortak_time_ns real_clock(void *ctx) {
@@ -69,6 +70,12 @@ static ortak_time_ns real_clock(void *ctx) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (ortak_time_ns)ts.tv_sec * ORTAK_NS_PER_S + (ortak_time_ns)ts.tv_nsec;
+}
+
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- the journal thread ------------------------------------------------------------------------------------ */
@@ -105,6 +112,15 @@ static void batch_journal(struct ortak_sequencer *s, struct slot *sl) {
     ortak_journal_head_get(s->j, &sl->head);
 }
 
+static void stats_sync(struct ortak_sequencer_stats *st, uint64_t ns) {
+    st->syncs++;
+    st->sync_ns_total += ns;
+    if (ns > st->sync_ns_max) st->sync_ns_max = ns;
+    uint32_t k = 0;
+    while (k < 11 && ns > (UINT64_C(100000) << k)) k++;
+    st->sync_buckets[k]++;
+}
+
 static void *journal_main(void *arg) {
     struct ortak_sequencer *s = arg;
     pthread_mutex_lock(&s->mu);
@@ -133,8 +149,16 @@ static void *journal_main(void *arg) {
             if (filled - first == SLOTS) break;
         }
         pthread_mutex_unlock(&s->mu);
+        uint64_t t0 = mono_ns();
+        if (s->opt.before_sync) s->opt.before_sync(s->opt.hooks_ctx);
         ortak_journal_sync(s->j);
+        uint64_t took = mono_ns() - t0;
         pthread_mutex_lock(&s->mu);
+        stats_sync(&s->stats, took);
+        for (uint32_t k = s->slot_filled; k < filled; k++) {
+            s->stats.batches++;
+            s->stats.commands += s->slots[k % SLOTS].n;
+        }
         s->slot_filled = filled;
         pthread_cond_broadcast(&s->slot_cv);
     }
@@ -156,8 +180,10 @@ static void batch_apply(struct ortak_sequencer *s, struct slot *sl) {
         s->opt.on_events(s->opt.events_ctx, sl->head.seq, ev, nev);
     }
     s->batches_applied++;
-    if (s->opt.snapshot_every && s->batches_applied % s->opt.snapshot_every == 0)
+    if (s->opt.snapshot_every && s->batches_applied % s->opt.snapshot_every == 0) {
+        if (s->opt.before_snapshot) s->opt.before_snapshot(s->opt.hooks_ctx);
         ortak_snapshot_write(s->dir, ortak__journal_ops(s->j), s->e, &sl->head, s->opt.snapshots_keep);
+    }
     pthread_mutex_unlock(&s->engine_mu);
 }
 
@@ -214,9 +240,23 @@ ortak_rc ortak_sequencer_submit(struct ortak_sequencer *s, struct ortak_cmd *cmd
 }
 
 void ortak_sequencer_query(struct ortak_sequencer *s, void (*fn)(const struct ortak_engine *e, void *ctx), void *ctx) {
+    fn(ortak_sequencer_read_begin(s), ctx);
+    ortak_sequencer_read_end(s);
+}
+
+const struct ortak_engine *ortak_sequencer_read_begin(struct ortak_sequencer *s) {
     pthread_mutex_lock(&s->engine_mu);
-    fn(s->e, ctx);
-    pthread_mutex_unlock(&s->engine_mu);
+    return s->e;
+}
+
+void ortak_sequencer_read_end(struct ortak_sequencer *s) { pthread_mutex_unlock(&s->engine_mu); }
+
+void ortak_sequencer_stats_get(struct ortak_sequencer *s, struct ortak_sequencer_stats *out) {
+    pthread_mutex_lock(&s->mu);
+    *out = s->stats;
+    out->queued = 0;
+    for (const struct submission *sub = s->queue_head; sub; sub = sub->next) out->queued++;
+    pthread_mutex_unlock(&s->mu);
 }
 
 static void sequencer_free(struct ortak_sequencer *s) {

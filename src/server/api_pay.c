@@ -1,0 +1,513 @@
+/*
+ * Endpoints: payments, in JSON and in ISO 20022 (docs/api.md). A payment's id follows from its UETR as for ISO
+ * 20022 payments, so that one payment is never booked twice whichever way it arrives, and a retried JSON payment
+ * (same Idempotency-Key, hence same UETR) is recognised by the engine itself even after a restart.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ortak/fx.h"
+#include "ortak/ledger.h"
+#include "ortak/settle.h"
+#include "server.h"
+
+/* A version 4 UUID from 16 bytes: version nibble 4, variant 10. */
+static ortak_u128 uuid4(ortak_u128 bits) {
+    bits &= ~((ortak_u128)0xf << 76);
+    bits |= (ortak_u128)4 << 76;
+    bits &= ~((ortak_u128)3 << 62);
+    bits |= (ortak_u128)2 << 62;
+    return bits;
+}
+
+bool api_may_read_payment(const struct req *r, const struct ortak_engine *e, const struct ortak_payment_info *p) {
+    if (r->who.role == ORTAK_ROLE_OPERATOR) return true;
+    const struct ortak_ledger *l = ortak_engine_ledger(e);
+    struct ortak_account_info d, c;
+    bool dk = ortak_ledger_account_get(l, p->p.debit_account_id, &d) == ORTAK_OK;
+    bool ck = ortak_ledger_account_get(l, p->p.credit_account_id, &c) == ORTAK_OK;
+    return (dk && (strcmp(d.bic, r->who.bic) == 0 || api_is_agent(e, r->who.bic, d.currency))) ||
+           (ck && (strcmp(c.bic, r->who.bic) == 0 || api_is_agent(e, r->who.bic, c.currency)));
+}
+
+json_t *api_payment_json(const struct ortak_engine *e, const struct ortak_payment_info *p) {
+    const struct ortak_ledger *l = ortak_engine_ledger(e);
+    struct ortak_account_info d = {0}, c = {0};
+    ortak_ledger_account_get(l, p->p.debit_account_id, &d);
+    ortak_ledger_account_get(l, p->p.credit_account_id, &c);
+    uint8_t mu = srv_minor_units(e, d.currency);
+    json_t *o = json_pack("{s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:s, s:o, s:o}", "id", json_id(p->p.id),
+                          "uetr", json_uetr(p->p.uetr), "status", ortak_payment_state_name(p->state), "debtor_agent",
+                          d.bic, "creditor_agent", c.bic, "debit_account", json_id(p->p.debit_account_id),
+                          "credit_account", json_id(p->p.credit_account_id), "currency", d.currency, "amount",
+                          json_amount(p->p.amount, mu), "priority", ortak_priority_name(p->p.priority), "method",
+                          p->p.method == ORTAK_METHOD_NET ? "net" : "gross", "received_at", json_time(p->received_ns),
+                          "ended_at", json_time(p->ended_ns));
+    if (!o) return NULL;
+    if (p->p.quote_id) {
+        json_object_set_new(o, "quote_id", json_id(p->p.quote_id));
+        json_object_set_new(o, "creditor_currency", json_string(c.currency));
+    }
+    if (p->p.latest_ns) json_object_set_new(o, "latest_settlement", json_time(p->p.latest_ns));
+    if (p->window) json_object_set_new(o, "window", json_integer((json_int_t)p->window));
+    if (p->rc != ORTAK_OK) {
+        json_object_set_new(o, "code", json_string(srv_rc_code(p->rc)));
+        json_object_set_new(o, "reason", json_string(ortak_rc_iso_reason(p->rc)));
+        json_object_set_new(o, "message", json_string(ortak_rc_str(p->rc)));
+    }
+    return o;
+}
+
+static bool parse_priority(const char *s, uint8_t *out) {
+    for (uint8_t p = 0; p < ORTAK_PRIORITIES; p++) {
+        if (strcmp(s, ortak_priority_name(p)) == 0) {
+            *out = p;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The payer's and payee's settlement accounts of a JSON payment. Replies and returns false when one is missing. */
+static bool payment_accounts(struct req *r, const struct ortak_engine *e, const char *payee, const char *currency,
+                             ortak_u128 quote_id, struct ortak_payment *p, uint8_t *mu) {
+    const struct ortak_ledger *l = ortak_engine_ledger(e);
+    struct ortak_account_info a, b;
+    if (ortak_ledger_account_find(l, r->who.bic, currency, ORTAK_ACCOUNT_SETTLEMENT, &a) != ORTAK_OK) {
+        reply_error(r, 422, "account_not_found", "currency", "%s has no settlement account in %s", r->who.bic,
+                    currency);
+        return false;
+    }
+    *mu = srv_minor_units(e, currency);
+    p->debit_account_id = a.id;
+    if (quote_id) {
+        struct ortak_fx_quote_info q;
+        if (ortak_fx_quote_get(ortak_engine_fx(e), quote_id, &q) != ORTAK_OK) {
+            reply_rc(r, ORTAK_QUOTE_NOT_FOUND, "quote_id");
+            return false;
+        }
+        if (ortak_ledger_account_get(l, q.req.credit_account_id, &b) != ORTAK_OK || strcmp(b.bic, payee) != 0) {
+            reply_rc(r, ORTAK_QUOTE_MISMATCH, "creditor_agent");
+            return false;
+        }
+        p->credit_account_id = b.id;
+        return true;
+    }
+    if (ortak_ledger_account_find(l, payee, currency, ORTAK_ACCOUNT_SETTLEMENT, &b) != ORTAK_OK) {
+        reply_error(r, 422, "account_not_found", "creditor_agent", "%s has no settlement account in %s", payee,
+                    currency);
+        return false;
+    }
+    p->credit_account_id = b.id;
+    return true;
+}
+
+/* Refuses with 429 when the payer's or payee's outbox is full: their messages could no longer be kept. */
+static bool outboxes_have_room(struct req *r, const char *payee) {
+    uint64_t max = r->srv->cfg.outbox_max;
+    if (outbox_pending(r->srv->outbox, r->who.bic) < max && outbox_pending(r->srv->outbox, payee) < max) return true;
+    reply_error(r, 429, "outbox_full", NULL, "an outbox holds %llu messages not acknowledged: acknowledge them first",
+                (unsigned long long)max);
+    return false;
+}
+
+void api_post_payment(struct req *r) {
+    static const char *const keys[] = {"creditor_agent",    "currency", "amount", "priority",      "method",
+                                       "latest_settlement", "quote_id", "uetr",   "end_to_end_id", NULL};
+    json_t *o = req_json(r, keys);
+    if (!o) return;
+    char payee[12], currency[4], priority[16], method[8], uetr_text[40], e2e[36];
+    struct ortak_cmd cmd = {.kind = ORTAK_CMD_PAYMENT_SUBMIT};
+    struct ortak_payment *p = &cmd.u.payment;
+    p->priority = ORTAK_PRIORITY_NORMAL;
+    bool ok = field_bic(r, o, "creditor_agent", true, payee) && field_currency(r, o, "currency", true, currency) &&
+              field_str(r, o, "priority", false, priority, sizeof priority, NULL) &&
+              field_str(r, o, "method", false, method, sizeof method, NULL) &&
+              field_time(r, o, "latest_settlement", &p->latest_ns) && field_id(r, o, "quote_id", false, &p->quote_id) &&
+              field_str(r, o, "uetr", false, uetr_text, sizeof uetr_text, NULL) &&
+              field_str(r, o, "end_to_end_id", false, e2e, sizeof e2e, NULL);
+    if (ok && priority[0] && !parse_priority(priority, &p->priority)) {
+        reply_error(r, 400, "field_invalid", "priority", "priority is normal, urgent or highly_urgent");
+        ok = false;
+    }
+    if (ok && method[0] && strcmp(method, "gross") != 0 && strcmp(method, "net") != 0) {
+        reply_error(r, 400, "field_invalid", "method", "method is gross or net");
+        ok = false;
+    }
+    p->method = strcmp(method, "net") == 0 ? ORTAK_METHOD_NET : ORTAK_METHOD_GROSS;
+    if (ok && uetr_text[0] && !ortak_iso_uetr_parse(uetr_text, &p->uetr)) {
+        reply_error(r, 400, "field_invalid", "uetr", "uetr must be a version 4 UUID in lowercase");
+        ok = false;
+    }
+    uint8_t mu = 2;
+    if (ok) {
+        const struct ortak_engine *e = srv_read_begin(r->srv);
+        ok = payment_accounts(r, e, payee, currency, p->quote_id, p, &mu);
+        srv_read_end(r->srv);
+    }
+    ok = ok && field_amount(r, o, "amount", mu, false, &p->amount) && outboxes_have_room(r, payee);
+    json_decref(o);
+    if (!ok) return;
+    if (!p->uetr) p->uetr = uuid4(r->idem_key ? srv_derived_id("uetr", r->who.bic, r->idem_key) : srv_random_id());
+    p->id = ortak_iso_payment_id(p->uetr);
+    struct ortak_result res;
+    srv_submit(r->srv, &cmd, 1, &res);
+    struct ortak_payment_info info;
+    const struct ortak_engine *e = srv_read_begin(r->srv);
+    bool known = ortak_settle_payment_get(ortak_engine_settle(e), p->id, &info) == ORTAK_OK;
+    json_t *body = known && res.rc == ORTAK_OK ? api_payment_json(e, &info) : NULL;
+    srv_read_end(r->srv);
+    if (res.rc == ORTAK_OK) {
+        reply_json(r, res.flags & ORTAK_RESULT_REPLAYED ? 200 : 201, body);
+        return;
+    }
+    reply_rc(r, res.rc, NULL);
+    if (res.rc == ORTAK_PAYMENT_EXISTS_DIFFERENT) r->status = 409;
+    json_t *err = r->resp ? json_loads(r->resp, 0, NULL) : NULL;
+    if (err) { /* the refusal names the payment it refused */
+        json_object_set_new(
+            err, "payment",
+            json_pack("{s:o, s:o, s:s}", "id", json_id(p->id), "uetr", json_uetr(p->uetr), "status", "rejected"));
+        unsigned status = r->status;
+        reply_json(r, status, err);
+    }
+}
+
+/* The payment of path segment 2 (an id), readable by the caller: replies 400/404 and returns false otherwise. */
+static bool payment_arg(struct req *r, const struct ortak_engine *e, ortak_u128 id, struct ortak_payment_info *p) {
+    if (ortak_settle_payment_get(ortak_engine_settle(e), id, p) != ORTAK_OK || !api_may_read_payment(r, e, p)) {
+        char hex[33];
+        reply_error(r, 404, "not_found", "id", "no payment %s that you may read", ortak_u128_hex(id, hex));
+        return false;
+    }
+    return true;
+}
+
+static void get_payment_by(struct req *r, ortak_u128 id) {
+    struct ortak_payment_info p;
+    const struct ortak_engine *e = srv_read_begin(r->srv);
+    json_t *body = payment_arg(r, e, id, &p) ? api_payment_json(e, &p) : NULL;
+    srv_read_end(r->srv);
+    if (body) reply_json(r, 200, body);
+}
+
+void api_get_payment(struct req *r) {
+    ortak_u128 id;
+    if (!parse_id(r->seg[2], &id)) {
+        reply_error(r, 400, "field_invalid", "id", "a payment id is 32 lowercase hexadecimal digits");
+        return;
+    }
+    get_payment_by(r, id);
+}
+
+void api_get_payments(struct req *r) {
+    const char *text = req_query(r, "uetr");
+    ortak_u128 uetr;
+    if (!text) {
+        reply_error(r, 400, "field_missing", "uetr", "give ?uetr= (or GET /v1/payments/{id})");
+        return;
+    }
+    if (!ortak_iso_uetr_parse(text, &uetr)) {
+        reply_error(r, 400, "field_invalid", "uetr", "uetr must be a version 4 UUID in lowercase");
+        return;
+    }
+    get_payment_by(r, ortak_iso_payment_id(uetr));
+}
+
+/* cancel and priority: by the payer or the operator. */
+static void payment_control(struct req *r, uint32_t kind, uint8_t priority) {
+    ortak_u128 id;
+    if (!parse_id(r->seg[2], &id)) {
+        reply_error(r, 400, "field_invalid", "id", "a payment id is 32 lowercase hexadecimal digits");
+        return;
+    }
+    struct ortak_payment_info p;
+    struct ortak_account_info d;
+    const struct ortak_engine *e = srv_read_begin(r->srv);
+    bool found = payment_arg(r, e, id, &p);
+    bool payer = found && (r->who.role == ORTAK_ROLE_OPERATOR ||
+                           (ortak_ledger_account_get(ortak_engine_ledger(e), p.p.debit_account_id, &d) == ORTAK_OK &&
+                            strcmp(d.bic, r->who.bic) == 0));
+    srv_read_end(r->srv);
+    if (!found) return;
+    if (!payer) {
+        reply_error(r, 403, "forbidden", "id", "only the payer or the operator may change a payment");
+        return;
+    }
+    struct ortak_cmd cmd = {.kind = kind};
+    cmd.u.control.id = id;
+    cmd.u.control.priority = priority;
+    struct ortak_result res;
+    if (api_submit1(r, &cmd, &res) != ORTAK_OK) {
+        reply_rc(r, res.rc, NULL);
+        if (res.rc == ORTAK_PAYMENT_NOT_QUEUED) r->status = 409;
+        return;
+    }
+    get_payment_by(r, id);
+}
+
+void api_post_cancel(struct req *r) { payment_control(r, ORTAK_CMD_PAYMENT_CANCEL, 0); }
+
+void api_post_priority(struct req *r) {
+    static const char *const keys[] = {"priority", NULL};
+    json_t *o = req_json(r, keys);
+    if (!o) return;
+    char priority[16];
+    uint8_t p = 0;
+    bool ok = field_str(r, o, "priority", true, priority, sizeof priority, NULL);
+    json_decref(o);
+    if (ok && !parse_priority(priority, &p)) {
+        reply_error(r, 400, "field_invalid", "priority", "priority is normal, urgent or highly_urgent");
+        ok = false;
+    }
+    if (ok) payment_control(r, ORTAK_CMD_PAYMENT_PRIORITY, p);
+}
+
+/* ---- ISO 20022 --------------------------------------------------------------------------------------------- */
+
+struct iso_tx_result {
+    ortak_u128 uetr, id;
+    const char *status; /* settled, queued, accepted, rejected, cancelled */
+    ortak_rc rc;
+    char reason[5];
+    char text[200];
+};
+
+static bool wants_xml(struct req *r) {
+    const char *accept = req_header(r, "Accept");
+    return accept && strstr(accept, "application/xml") != NULL;
+}
+
+static void iso_head(struct req *r, struct ortak_iso_head *h, const char *tag) {
+    memset(h, 0, sizeof *h);
+    snprintf(h->from, sizeof h->from, "%s", r->srv->cfg.operator_bic);
+    memcpy(h->to, r->who.bic, 12);
+    char hex[33];
+    snprintf(h->msg_id, sizeof h->msg_id, "%s%.32s", tag, ortak_u128_hex(srv_random_id(), hex));
+    h->created_ns = srv_now();
+}
+
+/* A message that cannot be read: 400 with the error, or its admi.002. */
+static void iso_unreadable(struct req *r, const struct ortak_iso_msg *m) {
+    const char *why = m->issue_count ? m->issues[0].text : "the message cannot be read";
+    if (!wants_xml(r)) {
+        reply_error(r, 400, "iso_unreadable", NULL, "%s", why);
+        json_t *o = json_loads(r->resp, 0, NULL);
+        if (o) json_object_set_new(json_object_get(o, "error"), "reason", json_string("FF01"));
+        if (o) reply_json(r, 400, o);
+        return;
+    }
+    struct ortak_iso_reject rej;
+    memset(&rej, 0, sizeof rej);
+    iso_head(r, &rej.head, "R");
+    snprintf(rej.ref, sizeof rej.ref, "%s", m->msg_id[0] ? m->msg_id : "NONREF");
+    snprintf(rej.reason, sizeof rej.reason, "FF01");
+    snprintf(rej.text, sizeof rej.text, "%s", why);
+    struct ortak_iso_buf b = {0};
+    if (ortak_iso_write_admi002(&rej, &b) == ORTAK_OK && !b.failed)
+        reply_text(r, 400, "application/xml", b.data, b.len);
+    else
+        reply_rc(r, ORTAK_NOMEM, NULL);
+    ortak_iso_buf_free(&b);
+    r->error_code = "iso_unreadable";
+}
+
+static void iso_invalid(struct req *r, const struct ortak_iso_msg *m) {
+    json_t *issues = json_array();
+    for (uint32_t i = 0; i < m->issue_count && i < ORTAK_ISO_ISSUES_MAX; i++)
+        json_array_append_new(issues, json_pack("{s:s, s:s, s:s}", "rule", m->issues[i].rule, "reason",
+                                                m->issues[i].reason, "text", m->issues[i].text));
+    const char *reason = m->issue_count ? m->issues[0].reason : "FF01";
+    json_t *e = json_pack("{s:s, s:s, s:s, s:o}", "code", "iso_invalid", "message", ortak_rc_str(ORTAK_ISO_INVALID),
+                          "reason", reason, "issues", issues);
+    reply_json(r, 422, json_pack("{s:o}", "error", e));
+    r->error_code = "iso_invalid";
+}
+
+/* The status of a transaction whose UETR is taken: the payment itself when the same payer sent the same amount
+ * (a retry, answered with the payment's state), else a duplicate. */
+static void iso_existing(const struct ortak_engine *e, struct req *r, const struct ortak_iso_tx *t,
+                         struct iso_tx_result *out) {
+    struct ortak_payment_info p;
+    struct ortak_account_info d;
+    if (ortak_settle_payment_get(ortak_engine_settle(e), out->id, &p) == ORTAK_OK && p.p.amount == t->amount &&
+        ortak_ledger_account_get(ortak_engine_ledger(e), p.p.debit_account_id, &d) == ORTAK_OK &&
+        strcmp(d.bic, r->who.bic) == 0) {
+        out->rc = p.rc;
+        out->status = ortak_payment_state_name(p.state);
+        return;
+    }
+    out->rc = ORTAK_ISO_DUPLICATE_UETR;
+    out->status = "rejected";
+}
+
+static json_t *iso_results_json(const struct ortak_iso_msg *m, const struct iso_tx_result *res) {
+    json_t *list = json_array();
+    for (uint32_t i = 0; i < m->tx_count; i++) {
+        json_t *t = json_pack("{s:o, s:o, s:s}", "uetr", json_uetr(res[i].uetr), "id", json_id(res[i].id), "status",
+                              res[i].status);
+        if (res[i].rc != ORTAK_OK) {
+            json_object_set_new(t, "code", json_string(srv_rc_code(res[i].rc)));
+            json_object_set_new(t, "reason", json_string(res[i].reason));
+            json_object_set_new(t, "message", json_string(res[i].text));
+        }
+        json_array_append_new(list, t);
+    }
+    return json_pack("{s:s, s:s, s:o}", "msg_id", m->msg_id, "type", ortak_iso_type_name(m->type), "transactions",
+                     list);
+}
+
+/* With Accept: application/xml and one transaction: its pacs.002. */
+static bool iso_reply_pacs002(struct req *r, const struct ortak_iso_msg *m, const struct iso_tx_result *res) {
+    if (!wants_xml(r) || m->tx_count != 1) return false;
+    struct ortak_iso_status st;
+    memset(&st, 0, sizeof st);
+    iso_head(r, &st.head, "S");
+    snprintf(st.orgnl_msg_id, sizeof st.orgnl_msg_id, "%s", m->msg_id);
+    st.orgnl_type = m->type;
+    memcpy(st.orgnl_instr_id, m->tx[0].instr_id, sizeof st.orgnl_instr_id);
+    memcpy(st.orgnl_end_to_end_id, m->tx[0].end_to_end_id, sizeof st.orgnl_end_to_end_id);
+    memcpy(st.orgnl_tx_id, m->tx[0].tx_id, sizeof st.orgnl_tx_id);
+    st.orgnl_uetr = m->tx[0].uetr;
+    const char *s = res->status;
+    snprintf(st.status, sizeof st.status, "%s",
+             strcmp(s, "settled") == 0    ? "ACSC"
+             : strcmp(s, "queued") == 0   ? "PDNG"
+             : strcmp(s, "accepted") == 0 ? "ACSP"
+                                          : "RJCT");
+    if (res->rc != ORTAK_OK) {
+        snprintf(st.reason, sizeof st.reason, "%s", res->reason[0] ? res->reason : "NARR");
+        snprintf(st.reason_text, sizeof st.reason_text, "%.105s", res->text);
+    }
+    if (strcmp(s, "settled") == 0) st.settled_ns = st.head.created_ns;
+    struct ortak_iso_buf b = {0};
+    bool ok = ortak_iso_write_pacs002(&st, &b) == ORTAK_OK && !b.failed;
+    if (ok) reply_text(r, res->rc == ORTAK_OK ? 200 : 422, "application/xml", b.data, b.len);
+    ortak_iso_buf_free(&b);
+    return ok;
+}
+
+void api_post_iso(struct req *r) {
+    struct ortak_iso_reader *rd = srv_reader(r->srv);
+    struct ortak_iso_msg *m = calloc(1, sizeof *m);
+    if (!rd || !m) {
+        free(m);
+        reply_rc(r, ORTAK_NOMEM, NULL);
+        return;
+    }
+    ortak_rc rc = ortak_iso_read(rd, r->body, r->body_len, m);
+    struct iso_tx_result *res = NULL;
+    struct ortak_cmd *cmds = NULL;
+    struct ortak_result *results = NULL;
+    struct inbound_meta *metas = NULL;
+    uint32_t *slot = NULL; /* transaction i -> its command, or UINT32_MAX */
+    if (rc == ORTAK_ISO_UNREADABLE) {
+        iso_unreadable(r, m);
+        goto done;
+    }
+    if (rc == ORTAK_ISO_INVALID) {
+        iso_invalid(r, m);
+        goto done;
+    }
+    if (rc != ORTAK_OK) {
+        reply_rc(r, rc, NULL);
+        goto done;
+    }
+    if (m->type != ORTAK_ISO_PACS_008 && m->type != ORTAK_ISO_PACS_009 && m->type != ORTAK_ISO_PACS_004) {
+        reply_error(r, 422, "iso_not_supported", NULL,
+                    "%s is not a payment message ortak takes: send pacs.008, "
+                    "pacs.009 or pacs.004",
+                    ortak_iso_type_name(m->type));
+        goto done;
+    }
+    uint32_t n = m->tx_count, ncmd = 0;
+    res = calloc(n, sizeof *res);
+    cmds = calloc(n, sizeof *cmds);
+    results = calloc(n, sizeof *results);
+    metas = calloc(n, sizeof *metas);
+    slot = calloc(n, sizeof *slot);
+    if (!res || !cmds || !results || !metas || !slot) {
+        reply_rc(r, ORTAK_NOMEM, NULL);
+        goto done;
+    }
+    pthread_mutex_lock(&r->srv->seen_mu);
+    rc = ortak_iso_seen_add(r->srv->seen, r->who.bic, m->msg_id);
+    pthread_mutex_unlock(&r->srv->seen_mu);
+    if (rc != ORTAK_OK) {
+        reply_rc(r, rc, "MsgId");
+        if (rc == ORTAK_ISO_DUPLICATE_MESSAGE) r->status = 409;
+        goto done;
+    }
+    {
+        const struct ortak_engine *e = srv_read_begin(r->srv);
+        ortak_time_ns now = srv_now();
+        for (uint32_t i = 0; i < n; i++) {
+            struct ortak_iso_mapped mp;
+            ortak_iso_map(e, m, i, r->who.bic, now, &mp);
+            res[i].uetr = m->tx[i].uetr;
+            res[i].id = ortak_iso_payment_id(m->tx[i].uetr);
+            slot[i] = UINT32_MAX;
+            if (mp.rc == ORTAK_ISO_DUPLICATE_UETR) {
+                iso_existing(e, r, &m->tx[i], &res[i]);
+            } else if (mp.rc != ORTAK_OK) {
+                res[i].rc = mp.rc;
+                res[i].status = "rejected";
+                snprintf(res[i].reason, sizeof res[i].reason, "%s", mp.reason);
+                snprintf(res[i].text, sizeof res[i].text, "%s", mp.text);
+            } else {
+                slot[i] = ncmd;
+                cmds[ncmd] = mp.cmd;
+                struct inbound_meta *mt = &metas[ncmd++];
+                mt->payment_id = mp.cmd.kind == ORTAK_CMD_TRANSFER ? mp.cmd.u.transfer.id : mp.cmd.u.payment.id;
+                mt->type = m->type;
+                memcpy(mt->msg_id, m->msg_id, sizeof mt->msg_id);
+                memcpy(mt->instr_id, m->tx[i].instr_id, sizeof mt->instr_id);
+                memcpy(mt->end_to_end_id, m->tx[i].end_to_end_id, sizeof mt->end_to_end_id);
+                memcpy(mt->tx_id, m->tx[i].tx_id, sizeof mt->tx_id);
+                res[i].id = mt->payment_id;
+            }
+            if (res[i].rc != ORTAK_OK && !res[i].reason[0])
+                snprintf(res[i].reason, sizeof res[i].reason, "%s", ortak_rc_iso_reason(res[i].rc));
+            if (res[i].rc != ORTAK_OK && !res[i].text[0])
+                snprintf(res[i].text, sizeof res[i].text, "%s", ortak_rc_str(res[i].rc));
+        }
+        srv_read_end(r->srv);
+    }
+    if (ncmd && !outboxes_have_room(r, m->tx[0].instd_agt[0] ? m->tx[0].instd_agt : m->tx[0].cdtr_agt)) goto done;
+    /* the message is kept before its commands go to the journal: durable no later than they are */
+    if (ncmd && inbound_add(r->srv->inbound, metas, ncmd, r->body, r->body_len) != 0) {
+        reply_rc(r, ORTAK_NOMEM, NULL);
+        goto done;
+    }
+    if (ncmd) srv_submit(r->srv, cmds, ncmd, results);
+    {
+        const struct ortak_engine *e = srv_read_begin(r->srv);
+        for (uint32_t i = 0; i < n; i++) {
+            if (slot[i] == UINT32_MAX) continue;
+            struct ortak_result *x = &results[slot[i]];
+            res[i].rc = x->flags & ORTAK_RESULT_REPLAYED ? ORTAK_ISO_DUPLICATE_UETR : x->rc;
+            struct ortak_payment_info p;
+            if (res[i].rc != ORTAK_OK)
+                res[i].status = "rejected";
+            else if (cmds[slot[i]].kind == ORTAK_CMD_TRANSFER)
+                res[i].status = "settled";
+            else
+                res[i].status = ortak_settle_payment_get(ortak_engine_settle(e), res[i].id, &p) == ORTAK_OK
+                                    ? ortak_payment_state_name(p.state)
+                                    : "rejected";
+            if (res[i].rc != ORTAK_OK) {
+                snprintf(res[i].reason, sizeof res[i].reason, "%s", ortak_rc_iso_reason(res[i].rc));
+                snprintf(res[i].text, sizeof res[i].text, "%s", ortak_rc_str(res[i].rc));
+            }
+        }
+        srv_read_end(r->srv);
+    }
+    if (!iso_reply_pacs002(r, m, res)) reply_json(r, 200, iso_results_json(m, res));
+done:
+    free(res);
+    free(cmds);
+    free(results);
+    free(metas);
+    free(slot);
+    free(m);
+}

@@ -1,0 +1,285 @@
+/*
+ * Inbound ISO 20022 messages: kept from their arrival until their payments no longer need them. A payment that
+ * came in ISO 20022 is forwarded, after it settles, in its own message definition with its sender's transaction,
+ * and its status reports name the original message; both are written when the outbox is read, from this store.
+ *
+ * Durability: a message is appended here (not synced) before its payments' commands are submitted, and the
+ * sequencer syncs this store before each sync of the engine's journal (the before_sync hook). So whenever a
+ * payment's command is durable, so is its message. A message whose commands never reached the journal (a crash
+ * in between) is forgotten at start-up, when the engine does not know its payments.
+ *
+ * On disk: a journal of its own (the file journal's format, docs/formats/journal.md), one record per message:
+ *   u32 n; n times { u128 payment id (16 bytes, little-endian), u8 message type, 4 x 36 bytes: MsgId, InstrId,
+ *   EndToEndId, TxId (NUL-padded) }; u32 length; the message as received.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "server.h"
+
+struct inbound_entry {
+    struct inbound_meta meta;
+    uint32_t refs;
+    char *xml;
+    size_t len;
+    struct inbound_entry *next;
+};
+
+struct inbound {
+    pthread_mutex_t mu;
+    struct ortak_journal *j;
+    bool dirty;
+    ortak_time_ns last_ts;
+    struct inbound_entry **buckets;
+    uint32_t nbuckets, count;
+};
+
+enum { META_BYTES = 16 + 1 + 4 * 36 };
+
+static uint32_t bucket_of(const struct inbound *in, ortak_u128 id) {
+    uint64_t h = (uint64_t)id ^ (uint64_t)(id >> 64);
+    h *= UINT64_C(0x9E3779B97F4A7C15);
+    return (uint32_t)(h >> 32) & (in->nbuckets - 1);
+}
+
+static struct inbound_entry **find(struct inbound *in, ortak_u128 id) {
+    struct inbound_entry **p = &in->buckets[bucket_of(in, id)];
+    while (*p && (*p)->meta.payment_id != id) p = &(*p)->next;
+    return p;
+}
+
+static void grow(struct inbound *in) {
+    if (in->count < in->nbuckets) return;
+    uint32_t n = in->nbuckets * 2;
+    struct inbound_entry **b = calloc(n, sizeof *b);
+    if (!b) return; /* chains get longer; still correct */
+    struct inbound_entry **old = in->buckets;
+    uint32_t oldn = in->nbuckets;
+    in->buckets = b;
+    in->nbuckets = n;
+    for (uint32_t i = 0; i < oldn; i++) {
+        for (struct inbound_entry *e = old[i], *next; e; e = next) {
+            next = e->next;
+            uint32_t k = bucket_of(in, e->meta.payment_id);
+            e->next = b[k];
+            b[k] = e;
+        }
+    }
+    free(old);
+}
+
+/* Adds the entries of one record; a payment already held is replaced (the newer message wins). */
+static int insert(struct inbound *in, const struct inbound_meta *m, const void *xml, size_t len) {
+    struct inbound_entry *e = calloc(1, sizeof *e);
+    if (!e || !(e->xml = malloc(len ? len : 1))) {
+        free(e);
+        return -1;
+    }
+    memcpy(e->xml, xml, len);
+    e->len = len;
+    e->meta = *m;
+    struct inbound_entry **p = find(in, m->payment_id);
+    if (*p) {
+        struct inbound_entry *old = *p;
+        e->next = old->next;
+        free(old->xml);
+        free(old);
+        *p = e;
+        return 0;
+    }
+    *p = e;
+    in->count++;
+    grow(in);
+    return 0;
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void meta_encode(const struct inbound_meta *m, uint8_t *p) {
+    for (int i = 0; i < 16; i++) p[i] = (uint8_t)(m->payment_id >> (8 * i));
+    p[16] = m->type;
+    memcpy(p + 17, m->msg_id, 36);
+    memcpy(p + 17 + 36, m->instr_id, 36);
+    memcpy(p + 17 + 72, m->end_to_end_id, 36);
+    memcpy(p + 17 + 108, m->tx_id, 36);
+}
+
+static void meta_decode(const uint8_t *p, struct inbound_meta *m) {
+    memset(m, 0, sizeof *m);
+    for (int i = 15; i >= 0; i--) m->payment_id = m->payment_id << 8 | p[i];
+    m->type = p[16];
+    memcpy(m->msg_id, p + 17, 35);
+    memcpy(m->instr_id, p + 17 + 36, 35);
+    memcpy(m->end_to_end_id, p + 17 + 72, 35);
+    memcpy(m->tx_id, p + 17 + 108, 35);
+}
+
+static int load_record(void *ctx, const struct ortak_journal_record *rec, char *why, size_t why_cap) {
+    struct inbound *in = ctx;
+    const uint8_t *p = rec->payload;
+    if (rec->len < 8) goto bad;
+    uint32_t n = get_u32(p);
+    if (n == 0 || (uint64_t)n * META_BYTES + 8 > rec->len) goto bad;
+    uint32_t xlen = get_u32(p + 4 + (size_t)n * META_BYTES);
+    if ((uint64_t)n * META_BYTES + 8 + xlen != rec->len) goto bad;
+    const uint8_t *xml = p + 8 + (size_t)n * META_BYTES;
+    for (uint32_t i = 0; i < n; i++) {
+        struct inbound_meta m;
+        meta_decode(p + 4 + (size_t)i * META_BYTES, &m);
+        if (insert(in, &m, xml, xlen) != 0) {
+            snprintf(why, why_cap, "out of memory");
+            return 1;
+        }
+    }
+    in->last_ts = rec->timestamp;
+    return 0;
+bad:
+    snprintf(why, why_cap, "not an inbound message record");
+    return 1;
+}
+
+int inbound_open(const char *dir, struct inbound **out, char *err, size_t err_cap) {
+    struct inbound *in = calloc(1, sizeof *in);
+    if (!in || !(in->buckets = calloc(1024, sizeof *in->buckets))) {
+        free(in);
+        snprintf(err, err_cap, "out of memory");
+        return -1;
+    }
+    in->nbuckets = 1024;
+    pthread_mutex_init(&in->mu, NULL);
+    struct ortak_journal_options opt = {.create = true};
+    struct ortak_journal_problem problem;
+    if (ortak_journal_open(dir, &opt, 0, load_record, in, &in->j, &problem) != ORTAK_OK) {
+        snprintf(err, err_cap, "inbound messages %s: %s (file %s, offset %llu)", dir, problem.message, problem.file,
+                 (unsigned long long)problem.offset);
+        inbound_close(in);
+        return -1;
+    }
+    *out = in;
+    return 0;
+}
+
+void inbound_close(struct inbound *in) {
+    if (!in) return;
+    if (in->j) ortak_journal_close(in->j);
+    for (uint32_t i = 0; i < in->nbuckets; i++) {
+        for (struct inbound_entry *e = in->buckets[i], *next; e; e = next) {
+            next = e->next;
+            free(e->xml);
+            free(e);
+        }
+    }
+    free(in->buckets);
+    pthread_mutex_destroy(&in->mu);
+    free(in);
+}
+
+int inbound_add(struct inbound *in, const struct inbound_meta *metas, uint32_t n, const void *xml, size_t len) {
+    size_t total = 8 + (size_t)n * META_BYTES + len;
+    if (n == 0 || total > ortak_journal_payload_max(in->j)) return -1;
+    uint8_t *rec = malloc(total);
+    if (!rec) return -1;
+    put_u32(rec, n);
+    for (uint32_t i = 0; i < n; i++) meta_encode(&metas[i], rec + 4 + (size_t)i * META_BYTES);
+    put_u32(rec + 4 + (size_t)n * META_BYTES, (uint32_t)len);
+    memcpy(rec + 8 + (size_t)n * META_BYTES, xml, len);
+    int rc = 0;
+    pthread_mutex_lock(&in->mu);
+    ortak_time_ns now = srv_now();
+    if (now < in->last_ts) now = in->last_ts;
+    in->last_ts = now;
+    uint64_t seq;
+    if (ortak_journal_append(in->j, now, rec, (uint32_t)total, &seq) != ORTAK_OK) rc = -1;
+    for (uint32_t i = 0; rc == 0 && i < n; i++) rc = insert(in, &metas[i], xml, len);
+    in->dirty = true;
+    pthread_mutex_unlock(&in->mu);
+    free(rec);
+    return rc;
+}
+
+void inbound_sync(struct inbound *in) {
+    pthread_mutex_lock(&in->mu);
+    if (in->dirty) ortak_journal_sync(in->j);
+    in->dirty = false;
+    pthread_mutex_unlock(&in->mu);
+}
+
+bool inbound_get(struct inbound *in, ortak_u128 payment_id, struct inbound_meta *meta, char **xml, size_t *len) {
+    pthread_mutex_lock(&in->mu);
+    struct inbound_entry *e = *find(in, payment_id);
+    bool ok = e != NULL;
+    if (ok) {
+        *meta = e->meta;
+        if (xml) {
+            *xml = malloc(e->len ? e->len : 1);
+            ok = *xml != NULL;
+            if (ok) memcpy(*xml, e->xml, e->len);
+            *len = e->len;
+        }
+    }
+    pthread_mutex_unlock(&in->mu);
+    return ok;
+}
+
+void inbound_forget(struct inbound *in, ortak_u128 payment_id) {
+    pthread_mutex_lock(&in->mu);
+    struct inbound_entry **p = find(in, payment_id);
+    if (*p) {
+        struct inbound_entry *e = *p;
+        *p = e->next;
+        free(e->xml);
+        free(e);
+        in->count--;
+    }
+    pthread_mutex_unlock(&in->mu);
+}
+
+void inbound_ref(struct inbound *in, ortak_u128 payment_id, int delta) {
+    pthread_mutex_lock(&in->mu);
+    struct inbound_entry **p = find(in, payment_id), *e = *p;
+    if (e && delta > 0) e->refs += (uint32_t)delta;
+    if (e && delta < 0) {
+        e->refs = e->refs > (uint32_t)-delta ? e->refs - (uint32_t)-delta : 0;
+        if (e->refs == 0) {
+            *p = e->next;
+            free(e->xml);
+            free(e);
+            in->count--;
+        }
+    }
+    pthread_mutex_unlock(&in->mu);
+}
+
+void inbound_prune(struct inbound *in, bool (*ended)(void *ctx, ortak_u128 payment_id), void *ctx) {
+    pthread_mutex_lock(&in->mu);
+    for (uint32_t i = 0; i < in->nbuckets; i++) {
+        struct inbound_entry **p = &in->buckets[i];
+        while (*p) {
+            struct inbound_entry *e = *p;
+            if (e->refs == 0 && ended(ctx, e->meta.payment_id)) {
+                *p = e->next;
+                free(e->xml);
+                free(e);
+                in->count--;
+            } else {
+                p = &e->next;
+            }
+        }
+    }
+    pthread_mutex_unlock(&in->mu);
+}
+
+uint32_t inbound_count(struct inbound *in) {
+    pthread_mutex_lock(&in->mu);
+    uint32_t n = in->count;
+    pthread_mutex_unlock(&in->mu);
+    return n;
+}
