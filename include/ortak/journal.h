@@ -227,10 +227,10 @@ ortak_rc ortak_sequencer_start(struct ortak_engine *e, struct ortak_journal *j, 
 
 /*
  * Submits `n` commands as one unit from any thread and waits until they are durable and applied. The commands'
- * timestamps are replaced by engine time (one timestamp per batch). Writes one result per command and, when `seq`
- * is not NULL, the sequence number of the batch that holds them. Returns ORTAK_OK (outcomes in `results`), or
- * ORTAK_BATCH_TOO_LARGE when n exceeds batch_max (nothing submitted). Several callers' submissions share a batch;
- * a submission is never split, and a linked chain never crosses into another caller's commands.
+ * timestamps are replaced by engine time (one timestamp per batch), in `cmds` too. Writes one result per command and,
+ * when `seq` is not NULL, the sequence number of the batch that holds them. Returns ORTAK_OK (outcomes in `results`),
+ * or ORTAK_BATCH_TOO_LARGE when n exceeds batch_max (nothing submitted). Several callers' submissions share a batch; a
+ * submission is never split, and a linked chain never crosses into another caller's commands.
  */
 ortak_rc ortak_sequencer_submit(struct ortak_sequencer *s, struct ortak_cmd *cmds, uint32_t n,
                                 struct ortak_result *results, uint64_t *seq);

@@ -202,6 +202,7 @@ static void *engine_main(void *arg) {
             next = sub->next;
             memcpy(sub->results, sl->results + off, sub->n * sizeof *sub->results);
             for (uint32_t i = 0; i < sub->n; i++) {
+                sub->cmds[i].timestamp = sl->head.timestamp;
                 if (sub->results[i].fail_index != UINT32_MAX) sub->results[i].fail_index -= off;
             }
             off += sub->n;

@@ -111,6 +111,8 @@ static bool outboxes_have_room(struct req *r, const char *payee) {
     return false;
 }
 
+static void get_payment_by(struct req *r, ortak_u128 id);
+
 void api_post_payment(struct req *r) {
     static const char *const keys[] = {"creditor_agent",    "currency", "amount", "priority",      "method",
                                        "latest_settlement", "quote_id", "uetr",   "end_to_end_id", NULL};
@@ -152,13 +154,21 @@ void api_post_payment(struct req *r) {
     p->id = ortak_iso_payment_id(p->uetr);
     struct ortak_result res;
     srv_submit(r->srv, &cmd, 1, &res);
-    struct ortak_payment_info info;
-    const struct ortak_engine *e = srv_read_begin(r->srv);
-    bool known = ortak_settle_payment_get(ortak_engine_settle(e), p->id, &info) == ORTAK_OK;
-    json_t *body = known && res.rc == ORTAK_OK ? api_payment_json(e, &info) : NULL;
-    srv_read_end(r->srv);
-    if (res.rc == ORTAK_OK) {
-        reply_json(r, res.flags & ORTAK_RESULT_REPLAYED ? 200 : 201, body);
+    if (res.rc == ORTAK_OK && (res.flags & ORTAK_RESULT_REPLAYED)) { /* a retry: the payment as it is now */
+        get_payment_by(r, p->id);
+        return;
+    }
+    if (res.rc == ORTAK_OK) { /* answered from the command and its result: no second look at the engine */
+        const char *status = res.flags & ORTAK_RESULT_QUEUED ? "queued"
+                             : p->method == ORTAK_METHOD_NET ? "accepted"
+                                                             : "settled";
+        json_t *body = json_pack(
+            "{s:o, s:o, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o}", "id", json_id(p->id), "uetr", json_uetr(p->uetr),
+            "status", status, "debtor_agent", r->who.bic, "creditor_agent", payee, "currency", currency, "amount",
+            json_amount(p->amount, mu), "priority", ortak_priority_name(p->priority), "method",
+            p->method == ORTAK_METHOD_NET ? "net" : "gross", "received_at", json_time(cmd.timestamp));
+        if (body && strcmp(status, "settled") == 0) json_object_set_new(body, "ended_at", json_time(cmd.timestamp));
+        reply_json(r, 201, body);
         return;
     }
     reply_rc(r, res.rc, NULL);

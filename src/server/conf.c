@@ -149,6 +149,21 @@ static int client_key(struct conf_state *st, const char *k, const char *v) {
     struct srv_config *c = st->c;
     if (c->client_count == SRV_CLIENTS_MAX) return fail(st, "more than %d clients", SRV_CLIENTS_MAX);
     struct srv_client *cl = &c->clients[c->client_count];
+    /* libinih takes ':' as well as '=' between name and value: "sha256:<hex> = BIC" arrives as "sha256" and
+       "<hex> = BIC" */
+    char fp[128 + 8], bic[16];
+    if (strcmp(k, "sha256") == 0) {
+        const char *eq = strrchr(v, '=');
+        size_t n = eq ? (size_t)(eq - v) : 0;
+        while (n && v[n - 1] == ' ') n--;
+        if (!eq || n + 8 > sizeof fp) return fail(st, "a client is 'sha256:<64 hex digits> = BIC'");
+        snprintf(fp, sizeof fp, "sha256:%.*s", (int)n, v);
+        eq++;
+        while (*eq == ' ') eq++;
+        snprintf(bic, sizeof bic, "%s", eq);
+        k = fp;
+        v = bic;
+    }
     if (!parse_fingerprint(k, cl->fingerprint))
         return fail(st, "a client is 'sha256:<64 hex digits> = BIC', not '%s'", k);
     if (!copy_str(v, cl->bic, sizeof cl->bic) || !ortak_bic_valid(v)) return fail(st, "not a BIC: %s", v);

@@ -30,6 +30,9 @@ struct conn_ctx {
     bool tls_checked;
     bool tls_known;
     char tls_bic[12];
+    /* the last participant looked up on this connection, valid while participants_epoch is `epoch` */
+    struct caller who;
+    uint64_t epoch;
 };
 
 /* Per request: its body as it arrives. */
@@ -220,21 +223,27 @@ static bool authenticate(struct req *r, struct conn_ctx *cc) {
         ortak_log_info("server", "refused %s %s: %s", r->method, r->path, r->error_code);
         return false;
     }
-    struct ortak_participant_info p;
-    const struct ortak_engine *e = srv_read_begin(s);
-    ortak_rc rc = ortak_ledger_participant_get(ortak_engine_ledger(e), bic, &p);
-    srv_read_end(s);
-    if (rc != ORTAK_OK) {
-        reply_error(r, 401, "unknown_client", NULL, "%s is not a participant", bic);
+    uint64_t epoch = atomic_load(&s->participants_epoch);
+    if (cc->epoch != epoch + 1 || strcmp(cc->who.bic, bic) != 0) { /* epoch + 1: 0 means nothing cached */
+        struct ortak_participant_info p;
+        const struct ortak_engine *e = srv_read_begin(s);
+        ortak_rc rc = ortak_ledger_participant_get(ortak_engine_ledger(e), bic, &p);
+        srv_read_end(s);
+        if (rc != ORTAK_OK) {
+            reply_error(r, 401, "unknown_client", NULL, "%s is not a participant", bic);
+            return false;
+        }
+        snprintf(cc->who.bic, sizeof cc->who.bic, "%s", bic);
+        cc->who.role = p.role;
+        cc->who.status = p.status;
+        cc->epoch = epoch + 1;
+    }
+    if (cc->who.status != ORTAK_PARTICIPANT_ACTIVE) {
+        reply_error(r, 403, "participant_not_active", NULL, "%s is %s", bic,
+                    ortak_participant_status_name(cc->who.status));
         return false;
     }
-    if (p.status != ORTAK_PARTICIPANT_ACTIVE) {
-        reply_error(r, 403, "participant_not_active", NULL, "%s is %s", p.bic, ortak_participant_status_name(p.status));
-        return false;
-    }
-    memcpy(r->who.bic, p.bic, 12);
-    r->who.role = p.role;
-    r->who.status = p.status;
+    r->who = cc->who;
     return true;
 }
 

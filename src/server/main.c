@@ -81,6 +81,12 @@ ortak_u128 srv_random_id(void) {
 
 static void on_events(void *ctx, uint64_t seq, const struct ortak_event *ev, uint32_t n) {
     struct server *s = ctx;
+    for (uint32_t i = 0; i < n; i++) {
+        if (ev[i].kind == ORTAK_EV_PARTICIPANT_CREATED || ev[i].kind == ORTAK_EV_PARTICIPANT_STATUS) {
+            atomic_fetch_add(&s->participants_epoch, 1);
+            break;
+        }
+    }
     outbox_on_events(s->outbox, s->engine, seq, ev, n);
 }
 

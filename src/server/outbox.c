@@ -335,6 +335,11 @@ static bool add_status(struct outbox *o, const struct ortak_engine *e, const str
     return batch_add(o, &m);
 }
 
+static bool is_payment(const struct ortak_engine *e, ortak_u128 id) {
+    struct ortak_payment_info p;
+    return ortak_settle_payment_get(ortak_engine_settle(e), id, &p) == ORTAK_OK;
+}
+
 static bool event_messages(struct outbox *o, const struct ortak_engine *e, uint64_t seq, const struct ortak_event *ev) {
     struct outbox_msg base = {.batch_seq = seq, .at = ev->timestamp, .payment_id = ev->id, .uetr = ev->ref};
     switch (ev->kind) {
@@ -342,8 +347,9 @@ static bool event_messages(struct outbox *o, const struct ortak_engine *e, uint6
     case ORTAK_EV_PENDING_POSTED:
         base.uetr = 0;
         if (!add_movement(o, e, ev, &base)) return false;
-        /* a pacs.009 booked as a plain transfer (a central bank's liquidity): its status and forward */
-        if (ev->kind == ORTAK_EV_TRANSFER_POSTED &&
+        /* a pacs.009 booked as a plain transfer (a central bank's liquidity), not a payment's: its status and
+           forward (a payment's come with its own event) */
+        if (ev->kind == ORTAK_EV_TRANSFER_POSTED && !is_payment(e, ev->id) &&
             inbound_get(o->srv->inbound, ev->id, &(struct inbound_meta){0}, NULL, NULL))
             return add_status(o, e, ev, &base, 1, true);
         return true;
@@ -357,11 +363,8 @@ static bool event_messages(struct outbox *o, const struct ortak_engine *e, uint6
 
 void outbox_on_events(struct outbox *o, const struct ortak_engine *e, uint64_t seq, const struct ortak_event *ev,
                       uint32_t n) {
-    pthread_mutex_lock(&o->mu);
-    if (seq <= o->batch_seq) { /* recovery: the outbox already holds this batch's messages */
-        pthread_mutex_unlock(&o->mu);
-        return;
-    }
+    /* batch_seq and the batch buffer belong to the engine thread (and to start-up before it): no lock to build */
+    if (seq <= o->batch_seq) return; /* recovery: the outbox already holds this batch's messages */
     o->batch_len = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (!event_messages(o, e, seq, &ev[i])) {
@@ -369,6 +372,7 @@ void outbox_on_events(struct outbox *o, const struct ortak_engine *e, uint64_t s
             exit(ORTAK_EXIT_IO); /* a message lost would break the outbox's promise: stop, recovery makes it */
         }
     }
+    pthread_mutex_lock(&o->mu);
     o->batch_seq = seq;
     if (o->batch_len == 0) {
         pthread_mutex_unlock(&o->mu);

@@ -126,6 +126,8 @@ struct server {
     atomic_bool ready, stopping;
     atomic_int connections;
     atomic_uint_fast64_t connections_refused;
+    /* changes whenever a participant is admitted or changes status: identities cached by connections expire */
+    atomic_uint_fast64_t participants_epoch;
     struct srv_route_metrics *route_metrics; /* one per route */
     struct srv_refusals refusals;
 };
