@@ -26,5 +26,6 @@ int ortak__cli_journal(int argc, char **argv);
 int ortak__cli_lsm(int argc, char **argv);
 int ortak__cli_iso(int argc, char **argv);
 int ortak__cli_iban(int argc, char **argv);
+int ortak__cli_bench(int argc, char **argv);
 
 #endif

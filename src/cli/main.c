@@ -15,6 +15,7 @@ static const char usage[] =
     "  lsm solve FILE       gridlock resolution: which queued payments can settle together\n"
     "  iso validate FILE... validate ISO 20022 messages against their schemas and ortak's rules\n"
     "  iban check IBAN...   check IBANs: ISO 13616 check digits and the country's format\n"
+    "  bench http --url URL load ortakd with payments; print throughput and latency percentiles\n"
     "  config               print the default configuration\n"
     "\n"
     "'ortak <command> --help' tells more. Exit codes are listed in docs/cli.md.\n";
@@ -43,6 +44,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "lsm") == 0) return ortak__cli_lsm(argc - 1, argv + 1);
     if (strcmp(argv[1], "iso") == 0) return ortak__cli_iso(argc - 1, argv + 1);
     if (strcmp(argv[1], "iban") == 0) return ortak__cli_iban(argc - 1, argv + 1);
+    if (strcmp(argv[1], "bench") == 0) return ortak__cli_bench(argc - 1, argv + 1);
     if (strcmp(argv[1], "config") == 0) {
         fputs(ortak_config_default_ini(), stdout);
         return CLI_EXIT_OK;
