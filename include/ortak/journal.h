@@ -235,6 +235,16 @@ ortak_rc ortak_sequencer_start(struct ortak_engine *e, struct ortak_journal *j, 
 ortak_rc ortak_sequencer_submit(struct ortak_sequencer *s, struct ortak_cmd *cmds, uint32_t n,
                                 struct ortak_result *results, uint64_t *seq);
 
+/*
+ * The same without waiting: returns at once (ORTAK_OK, ORTAK_BATCH_TOO_LARGE or ORTAK_NOMEM, nothing submitted
+ * then), and `done` is called on the engine thread once the commands are durable and applied and their results and
+ * timestamps written, with the batch's sequence number (0 when n is 0: then at once, on the caller's thread). `cmds`
+ * and `results` must stay valid until then. `done` must be short and must not submit.
+ */
+typedef void (*ortak_sequencer_done_fn)(void *ctx, uint64_t seq);
+ortak_rc ortak_sequencer_submit_async(struct ortak_sequencer *s, struct ortak_cmd *cmds, uint32_t n,
+                                      struct ortak_result *results, ortak_sequencer_done_fn done, void *ctx);
+
 /* Runs `fn` with the engine while no batch is being applied (for queries from other threads). */
 void ortak_sequencer_query(struct ortak_sequencer *s, void (*fn)(const struct ortak_engine *e, void *ctx), void *ctx);
 

@@ -80,13 +80,15 @@ static void walk(const struct ortak_iso *iso, xmlNodePtr top, struct ortak_iso_m
     }
 }
 
-/* HDR-1: the header names the document's message definition. HDR-2: its BizMsgIdr is the document's MsgId. */
+/* HDR-1: the header names the document's message definition. HDR-2: its BizMsgIdr is the document's MsgId (an
+ * admi.002 has none of its own: its message id is the rejected message's). */
 static void rules_header(struct ortak_iso_msg *m) {
     const char *def = ortak_iso_type_name(m->type);
     if (strcmp(m->hdr_msg_def_id, def) != 0)
         ortak_iso_issue_add(m, "HDR-1", "FF01", "AppHdr/MsgDefIdr '%s' does not match the document's %s",
                             m->hdr_msg_def_id, def);
-    if (m->msg_id[0] && m->hdr_biz_msg_id[0] && strcmp(m->msg_id, m->hdr_biz_msg_id) != 0)
+    if (m->type != ORTAK_ISO_ADMI_002 && m->msg_id[0] && m->hdr_biz_msg_id[0] &&
+        strcmp(m->msg_id, m->hdr_biz_msg_id) != 0)
         ortak_iso_issue_add(m, "HDR-2", "FF01", "AppHdr/BizMsgIdr '%s' differs from the document's message id '%s'",
                             m->hdr_biz_msg_id, m->msg_id);
 }

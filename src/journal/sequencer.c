@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,8 +30,9 @@ struct submission {
     struct ortak_result *results;
     uint32_t n;
     uint64_t seq;
-    bool done;
-    pthread_cond_t cv;
+    sem_t ready;                  /* a waiting caller's: posted once the results are written */
+    ortak_sequencer_done_fn done; /* an asynchronous caller's: called instead (the submission is then freed) */
+    void *done_ctx;
     struct submission *next;
 };
 
@@ -196,10 +198,11 @@ static void *engine_main(void *arg) {
         struct slot *sl = &s->slots[s->slot_applied % SLOTS];
         pthread_mutex_unlock(&s->mu);
         batch_apply(s, sl);
-        pthread_mutex_lock(&s->mu);
+        /* The slot's submissions are the engine thread's until the slot is handed back: results first, then the
+           callers are released without the mutex held, so that none wakes only to wait for it. */
         uint32_t off = 0;
-        for (struct submission *sub = sl->subs, *next; sub; sub = next) {
-            next = sub->next;
+        struct submission *subs = sl->subs;
+        for (struct submission *sub = subs; sub; sub = sub->next) {
             memcpy(sub->results, sl->results + off, sub->n * sizeof *sub->results);
             for (uint32_t i = 0; i < sub->n; i++) {
                 sub->cmds[i].timestamp = sl->head.timestamp;
@@ -207,11 +210,21 @@ static void *engine_main(void *arg) {
             }
             off += sub->n;
             sub->seq = sl->head.seq;
-            sub->done = true;
-            pthread_cond_signal(&sub->cv);
         }
+        pthread_mutex_lock(&s->mu);
         s->slot_applied++;
         pthread_cond_broadcast(&s->slot_cv);
+        pthread_mutex_unlock(&s->mu);
+        for (struct submission *sub = subs, *next; sub; sub = next) {
+            next = sub->next; /* read first: a released submission is gone */
+            if (sub->done) {
+                sub->done(sub->done_ctx, sub->seq);
+                free(sub);
+            } else {
+                sem_post(&sub->ready);
+            }
+        }
+        pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -219,24 +232,42 @@ static void *engine_main(void *arg) {
 
 /* ---- the API ----------------------------------------------------------------------------------------------- */
 
+static void enqueue(struct ortak_sequencer *s, struct submission *sub) {
+    pthread_mutex_lock(&s->mu);
+    ORTAK_ASSERT(!s->stopping);
+    if (s->queue_tail)
+        s->queue_tail->next = sub;
+    else
+        s->queue_head = sub;
+    s->queue_tail = sub;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 ortak_rc ortak_sequencer_submit(struct ortak_sequencer *s, struct ortak_cmd *cmds, uint32_t n,
                                 struct ortak_result *results, uint64_t *seq) {
     if (n > s->batch_max) return ORTAK_BATCH_TOO_LARGE;
     if (n == 0) return ORTAK_OK;
     struct submission sub = {.cmds = cmds, .results = results, .n = n};
-    pthread_cond_init(&sub.cv, NULL);
-    pthread_mutex_lock(&s->mu);
-    ORTAK_ASSERT(!s->stopping);
-    if (s->queue_tail)
-        s->queue_tail->next = &sub;
-    else
-        s->queue_head = &sub;
-    s->queue_tail = &sub;
-    pthread_cond_signal(&s->work_cv);
-    while (!sub.done) pthread_cond_wait(&sub.cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
-    pthread_cond_destroy(&sub.cv);
+    sem_init(&sub.ready, 0, 0);
+    enqueue(s, &sub);
+    while (sem_wait(&sub.ready) != 0) continue; /* EINTR */
+    sem_destroy(&sub.ready);
     if (seq) *seq = sub.seq;
+    return ORTAK_OK;
+}
+
+ortak_rc ortak_sequencer_submit_async(struct ortak_sequencer *s, struct ortak_cmd *cmds, uint32_t n,
+                                      struct ortak_result *results, ortak_sequencer_done_fn done, void *ctx) {
+    if (n > s->batch_max) return ORTAK_BATCH_TOO_LARGE;
+    if (n == 0) {
+        done(ctx, 0);
+        return ORTAK_OK;
+    }
+    struct submission *sub = calloc(1, sizeof *sub);
+    if (!sub) return ORTAK_NOMEM;
+    *sub = (struct submission){.cmds = cmds, .results = results, .n = n, .done = done, .done_ctx = ctx};
+    enqueue(s, sub);
     return ORTAK_OK;
 }
 

@@ -68,9 +68,12 @@ bool api_account_arg(struct req *r, const struct ortak_engine *e, uint32_t i, st
         reply_error(r, 400, "field_invalid", "id", "an account id is 32 lowercase hexadecimal digits");
         return false;
     }
-    /* an account the caller may not read is reported as absent: its existence is not the caller's business */
-    if (ortak_ledger_account_get(ortak_engine_ledger(e), id, a) != ORTAK_OK || !api_may_read_account(r, e, a)) {
-        reply_error(r, 404, "not_found", "id", "no account %s that you may read", r->seg[i]);
+    if (ortak_ledger_account_get(ortak_engine_ledger(e), id, a) != ORTAK_OK) {
+        reply_error(r, 404, "not_found", "id", "no account %s", r->seg[i]);
+        return false;
+    }
+    if (!api_may_read_account(r, e, a)) {
+        reply_error(r, 403, "forbidden", "id", "account %s is not yours to read", r->seg[i]);
         return false;
     }
     return true;
@@ -354,7 +357,7 @@ static bool query_time(struct req *r, const char *name, ortak_time_ns *out) {
     return true;
 }
 
-static bool query_u64(struct req *r, const char *name, uint64_t min, uint64_t max, uint64_t *out) {
+bool api_query_u64(struct req *r, const char *name, uint64_t min, uint64_t max, uint64_t *out) {
     const char *v = req_query(r, name);
     if (!v) return true;
     char *end;
@@ -371,8 +374,8 @@ static bool query_u64(struct req *r, const char *name, uint64_t min, uint64_t ma
 void api_get_history(struct req *r) {
     ortak_time_ns from = 0, to = INT64_MAX;
     uint64_t limit = 100, cursor = 0;
-    if (!query_time(r, "from", &from) || !query_time(r, "to", &to) || !query_u64(r, "limit", 1, 1000, &limit) ||
-        !query_u64(r, "cursor", 0, UINT64_MAX, &cursor))
+    if (!query_time(r, "from", &from) || !query_time(r, "to", &to) || !api_query_u64(r, "limit", 1, 1000, &limit) ||
+        !api_query_u64(r, "cursor", 0, UINT64_MAX, &cursor))
         return;
     struct ortak_posting *rows = calloc(limit, sizeof *rows);
     if (!rows) {
@@ -454,14 +457,14 @@ static void liquidity(struct req *r, bool inject) {
     struct ortak_account_info a, issuance;
     const struct ortak_engine *e = srv_read_begin(r->srv);
     const struct ortak_ledger *l = ortak_engine_ledger(e);
-    bool found = ok && ortak_ledger_account_get(l, id, &a) == ORTAK_OK && api_may_read_account(r, e, &a);
+    bool found = ok && ortak_ledger_account_get(l, id, &a) == ORTAK_OK;
     bool agent = found && api_is_agent(e, r->who.bic, a.currency);
     bool has_issuance =
         agent && ortak_ledger_account_find(l, r->who.bic, a.currency, ORTAK_ACCOUNT_ISSUANCE, &issuance) == ORTAK_OK;
     uint8_t mu = found ? srv_minor_units(e, a.currency) : 2;
     srv_read_end(r->srv);
     uint64_t amount = 0;
-    if (ok && !found) reply_error(r, 404, "not_found", "account", "no account that you may read");
+    if (ok && !found) reply_error(r, 404, "not_found", "account", "no such account");
     ok = ok && found && field_amount(r, o, "amount", mu, false, &amount);
     json_decref(o);
     if (!ok) return;

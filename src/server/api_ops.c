@@ -181,12 +181,10 @@ static void post_quote(struct req *r) {
         const struct ortak_ledger *l = ortak_engine_ledger(e);
         struct ortak_account_info a, b;
         if (ortak_ledger_account_find(l, r->who.bic, source, ORTAK_ACCOUNT_SETTLEMENT, &a) != ORTAK_OK) {
-            reply_error(r, 422, "account_not_found", "source_currency", "%s has no settlement account in %s",
-                        r->who.bic, source);
+            reply_no_account(r, "source_currency", r->who.bic, source);
             ok = false;
         } else if (ortak_ledger_account_find(l, payee, target, ORTAK_ACCOUNT_SETTLEMENT, &b) != ORTAK_OK) {
-            reply_error(r, 422, "account_not_found", "creditor_agent", "%s has no settlement account in %s", payee,
-                        target);
+            reply_no_account(r, "creditor_agent", payee, target);
             ok = false;
         } else {
             q->debit_account_id = a.id;
@@ -222,15 +220,19 @@ static void get_quote(struct req *r) {
     struct ortak_account_info a;
     json_t *body = NULL;
     const struct ortak_engine *e = srv_read_begin(r->srv);
-    if (ortak_fx_quote_get(ortak_engine_fx(e), id, &q) == ORTAK_OK &&
-        ortak_ledger_account_get(ortak_engine_ledger(e), q.req.debit_account_id, &a) == ORTAK_OK &&
+    bool found = ortak_fx_quote_get(ortak_engine_fx(e), id, &q) == ORTAK_OK &&
+                 ortak_ledger_account_get(ortak_engine_ledger(e), q.req.debit_account_id, &a) == ORTAK_OK;
+    /* its payer, its provider, the operator */
+    if (found &&
         (r->who.role == ORTAK_ROLE_OPERATOR || strcmp(a.bic, r->who.bic) == 0 || strcmp(q.provider, r->who.bic) == 0))
         body = quote_json(e, &q);
     srv_read_end(r->srv);
     if (body)
         reply_json(r, 200, body);
+    else if (found)
+        reply_error(r, 403, "forbidden", "id", "quote %s was given neither to you nor by you", r->seg[3]);
     else
-        reply_error(r, 404, "not_found", "id", "no quote %s that you may read", r->seg[3]);
+        reply_error(r, 404, "not_found", "id", "no quote %s", r->seg[3]);
 }
 
 /* ---- net settlement ---------------------------------------------------------------------------------------- */
@@ -253,9 +255,7 @@ static json_t *window_json(const struct ortak_engine *e, const char *currency, c
 static void get_window(struct req *r) {
     const char *cur = r->seg[3];
     uint64_t id = 0;
-    const char *q = req_query(r, "id");
-    if (!currency_arg(r, cur)) return;
-    if (q) id = strtoull(q, NULL, 10);
+    if (!currency_arg(r, cur) || !api_query_u64(r, "id", 1, UINT64_MAX, &id)) return;
     struct ortak_window_info w;
     const struct ortak_engine *e = srv_read_begin(r->srv);
     ortak_rc rc = ortak_netting_window(ortak_engine_netting(e), cur, id, &w);
@@ -269,9 +269,8 @@ static void get_window(struct req *r) {
 
 static void get_window_report(struct req *r) {
     const char *cur = r->seg[3];
-    if (!currency_arg(r, cur)) return;
-    const char *q = req_query(r, "id");
-    uint64_t id = q ? strtoull(q, NULL, 10) : 0;
+    uint64_t id = 0;
+    if (!currency_arg(r, cur) || !api_query_u64(r, "id", 1, UINT64_MAX, &id)) return;
     const struct ortak_engine *e = srv_read_begin(r->srv);
     uint32_t count = 0, cap = ortak_engine_config(e)->limits.accounts_max;
     struct ortak_window_position *rows = calloc(cap ? cap : 1, sizeof *rows);
@@ -334,6 +333,10 @@ static bool parse_priority_mask(struct req *r, json_t *list, uint8_t *mask) {
     size_t i;
     json_t *v;
     *mask = 0;
+    if (!list) {
+        reply_error(r, 400, "field_missing", "priorities", "field 'priorities' is required");
+        return false;
+    }
     if (!json_is_array(list) || json_array_size(list) == 0) goto bad;
     json_array_foreach(list, i, v) {
         uint8_t p = 0;
@@ -487,15 +490,9 @@ static const char *outbox_type_name(struct server *s, const struct outbox_msg *m
 
 static void get_outbox(struct req *r) {
     uint64_t after = UINT64_MAX, limit = 100, wait = 0;
-    const char *v;
-    if ((v = req_query(r, "after"))) after = strtoull(v, NULL, 10);
-    if ((v = req_query(r, "limit"))) limit = strtoull(v, NULL, 10);
-    if ((v = req_query(r, "wait"))) wait = strtoull(v, NULL, 10);
-    if (limit < 1 || limit > 1000 || wait > r->srv->cfg.long_poll_max_s) {
-        reply_error(r, 400, "field_invalid", limit < 1 || limit > 1000 ? "limit" : "wait",
-                    "limit is 1..1000 and wait 0..%u seconds", r->srv->cfg.long_poll_max_s);
+    if (!api_query_u64(r, "after", 0, UINT64_MAX - 1, &after) || !api_query_u64(r, "limit", 1, 1000, &limit) ||
+        !api_query_u64(r, "wait", 0, r->srv->cfg.long_poll_max_s, &wait))
         return;
-    }
     struct outbox_msg *msgs = calloc(limit, sizeof *msgs);
     if (!msgs) {
         reply_rc(r, ORTAK_NOMEM, NULL);

@@ -74,8 +74,7 @@ static bool payment_accounts(struct req *r, const struct ortak_engine *e, const 
     const struct ortak_ledger *l = ortak_engine_ledger(e);
     struct ortak_account_info a, b;
     if (ortak_ledger_account_find(l, r->who.bic, currency, ORTAK_ACCOUNT_SETTLEMENT, &a) != ORTAK_OK) {
-        reply_error(r, 422, "account_not_found", "currency", "%s has no settlement account in %s", r->who.bic,
-                    currency);
+        reply_no_account(r, "currency", r->who.bic, currency);
         return false;
     }
     *mu = srv_minor_units(e, currency);
@@ -94,8 +93,7 @@ static bool payment_accounts(struct req *r, const struct ortak_engine *e, const 
         return true;
     }
     if (ortak_ledger_account_find(l, payee, currency, ORTAK_ACCOUNT_SETTLEMENT, &b) != ORTAK_OK) {
-        reply_error(r, 422, "account_not_found", "creditor_agent", "%s has no settlement account in %s", payee,
-                    currency);
+        reply_no_account(r, "creditor_agent", payee, currency);
         return false;
     }
     p->credit_account_id = b.id;
@@ -173,8 +171,8 @@ void api_post_payment(struct req *r) {
     }
     reply_rc(r, res.rc, NULL);
     if (res.rc == ORTAK_PAYMENT_EXISTS_DIFFERENT) r->status = 409;
-    json_t *err = r->resp ? json_loads(r->resp, 0, NULL) : NULL;
-    if (err) { /* the refusal names the payment it refused */
+    json_t *err = r->resp && res.rc != ORTAK_PAYMENT_EXISTS_DIFFERENT ? json_loads(r->resp, 0, NULL) : NULL;
+    if (err) { /* the refusal names the payment it refused (unless the id is another payment's) */
         json_object_set_new(
             err, "payment",
             json_pack("{s:o, s:o, s:s}", "id", json_id(p->id), "uetr", json_uetr(p->uetr), "status", "rejected"));
@@ -185,9 +183,14 @@ void api_post_payment(struct req *r) {
 
 /* The payment of path segment 2 (an id), readable by the caller: replies 400/404 and returns false otherwise. */
 static bool payment_arg(struct req *r, const struct ortak_engine *e, ortak_u128 id, struct ortak_payment_info *p) {
-    if (ortak_settle_payment_get(ortak_engine_settle(e), id, p) != ORTAK_OK || !api_may_read_payment(r, e, p)) {
-        char hex[33];
-        reply_error(r, 404, "not_found", "id", "no payment %s that you may read", ortak_u128_hex(id, hex));
+    char hex[33];
+    if (ortak_settle_payment_get(ortak_engine_settle(e), id, p) != ORTAK_OK) {
+        reply_error(r, 404, "not_found", "id", "no payment %s", ortak_u128_hex(id, hex));
+        return false;
+    }
+    if (!api_may_read_payment(r, e, p)) {
+        reply_error(r, 403, "forbidden", "id", "payment %s is neither sent nor received by you",
+                    ortak_u128_hex(id, hex));
         return false;
     }
     return true;

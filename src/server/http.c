@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +34,22 @@ struct conn_ctx {
     /* the last participant looked up on this connection, valid while participants_epoch is `epoch` */
     struct caller who;
     uint64_t epoch;
+    /* for the sweeper: a request must arrive whole within connection_timeout_s of the last answer */
+    int fd;
+    atomic_uint_fast64_t last_done_ns;
+    atomic_bool in_handler; /* an endpoint runs (a long poll may wait): not the client's slowness */
+    struct conn_ctx *prev, *next;
 };
+
+/* Every open connection, for the sweeper (one daemon per process). */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct conn_ctx *head;
+    bool stop;
+    pthread_t thread;
+    bool running;
+} conns = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* Per request: its body as it arrives. */
 struct req_ctx {
@@ -125,14 +141,16 @@ static void rc_codes_make(void) {
 
 const char *srv_rc_code(ortak_rc rc) { return rc_codes[(uint32_t)rc & 127]; }
 
-static void reply_error_reason(struct req *r, unsigned status, const char *code, const char *reason, const char *field,
-                               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void reply_error_reason(struct req *r, unsigned status, const char *code, const char *reason, const char *field,
-                               const char *fmt, ...) {
+void reply_error_reason(struct req *r, unsigned status, const char *code, const char *reason, const char *field,
+                        const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     reply_error_v(r, status, code, reason, field, fmt, ap);
     va_end(ap);
+}
+
+void reply_no_account(struct req *r, const char *field, const char *bic, const char *currency) {
+    reply_error_reason(r, 422, "account_not_found", "AC01", field, "%s has no settlement account in %s", bic, currency);
 }
 
 void reply_rc(struct req *r, ortak_rc rc, const char *field) {
@@ -488,10 +506,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (rc->body) rc->body[rc->len] = '\0';
         r.body = rc->body ? rc->body : "";
         r.body_len = rc->len;
+        if (cc) atomic_store(&cc->in_handler, true);
         dispatch(&r, cc, &route);
     }
     finish(&r, route, rc->t0);
-    return send_reply(&r, r.replayed, false);
+    enum MHD_Result ret = send_reply(&r, r.replayed, false);
+    if (cc) {
+        atomic_store(&cc->last_done_ns, mono_ns());
+        atomic_store(&cc->in_handler, false);
+    }
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
@@ -508,18 +532,61 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
-    (void)conn;
     struct server *s = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         struct conn_ctx *cc = calloc(1, sizeof *cc);
         int n = atomic_fetch_add(&s->connections, 1) + 1;
-        if (cc) cc->over_limit = (uint32_t)n > s->cfg.connections_max;
         *socket_context = cc;
+        if (!cc) return;
+        cc->over_limit = (uint32_t)n > s->cfg.connections_max;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        cc->fd = ci ? ci->connect_fd : -1;
+        atomic_store(&cc->last_done_ns, mono_ns());
+        pthread_mutex_lock(&conns.mu);
+        cc->next = conns.head;
+        if (conns.head) conns.head->prev = cc;
+        conns.head = cc;
+        pthread_mutex_unlock(&conns.mu);
     } else {
         atomic_fetch_sub(&s->connections, 1);
-        free(*socket_context);
+        struct conn_ctx *cc = *socket_context;
+        if (cc) {
+            pthread_mutex_lock(&conns.mu);
+            if (cc->prev)
+                cc->prev->next = cc->next;
+            else
+                conns.head = cc->next;
+            if (cc->next) cc->next->prev = cc->prev;
+            pthread_mutex_unlock(&conns.mu);
+        }
+        free(cc);
         *socket_context = NULL;
     }
+}
+
+/* Cuts connections that send a request too slowly (a byte now and then keeps libmicrohttpd's idle timeout from
+ * ever firing): shutting the socket down makes the connection's own thread see the end and close it. */
+static void *sweeper_main(void *arg) {
+    struct server *s = arg;
+    uint64_t limit = (uint64_t)s->cfg.connection_timeout_s * 1000000000u;
+    pthread_mutex_lock(&conns.mu);
+    while (!conns.stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&conns.cv, &conns.mu, &until);
+        uint64_t now = mono_ns();
+        for (struct conn_ctx *cc = conns.head; cc; cc = cc->next) {
+            if (cc->fd < 0 || atomic_load(&cc->in_handler) || now - atomic_load(&cc->last_done_ns) <= limit) continue;
+            shutdown(cc->fd, SHUT_RDWR);
+            cc->fd = -1;
+            atomic_fetch_add(&s->connections_cut, 1);
+            ortak_log_info("server", "a connection that sent no whole request in %u s was cut",
+                           s->cfg.connection_timeout_s);
+        }
+    }
+    pthread_mutex_unlock(&conns.mu);
+    return NULL;
 }
 
 /* ---- the daemon -------------------------------------------------------------------------------------------- */
@@ -602,6 +669,8 @@ int srv_http_start(struct server *s, char *err, size_t err_cap) {
     }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    conns.stop = false;
+    conns.running = pthread_create(&conns.thread, NULL, sweeper_main, s) == 0;
     s->pem[0] = cert;
     s->pem[1] = key;
     s->pem[2] = ca;
@@ -626,6 +695,14 @@ void srv_http_quiesce(struct server *s) {
 }
 
 void srv_http_stop(struct server *s) {
+    if (conns.running) {
+        pthread_mutex_lock(&conns.mu);
+        conns.stop = true;
+        pthread_cond_signal(&conns.cv);
+        pthread_mutex_unlock(&conns.mu);
+        pthread_join(conns.thread, NULL);
+        conns.running = false;
+    }
     if (s->mhd) MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
     for (int i = 0; i < 3; i++) {

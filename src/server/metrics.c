@@ -144,6 +144,10 @@ static void journal_text(struct server *s, struct text *t) {
     put(t, "# TYPE ortak_connections_refused_total counter\nortak_connections_refused_total %llu\n",
         (unsigned long long)atomic_load(&s->connections_refused));
     put(t,
+        "# HELP ortak_connections_timed_out_total Connections cut for sending a request too slowly.\n"
+        "# TYPE ortak_connections_timed_out_total counter\nortak_connections_timed_out_total %llu\n",
+        (unsigned long long)atomic_load(&s->connections_cut));
+    put(t,
         "# HELP ortak_outbox_pending Messages not yet acknowledged, all participants.\n"
         "# TYPE ortak_outbox_pending gauge\nortak_outbox_pending %llu\n",
         (unsigned long long)outbox_pending_total(s->outbox));

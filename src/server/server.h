@@ -126,6 +126,7 @@ struct server {
     atomic_bool ready, stopping;
     atomic_int connections;
     atomic_uint_fast64_t connections_refused;
+    atomic_uint_fast64_t connections_cut; /* too slow to send a request */
     /* changes whenever a participant is admitted or changes status: identities cached by connections expire */
     atomic_uint_fast64_t participants_epoch;
     struct srv_route_metrics *route_metrics; /* one per route */
@@ -191,6 +192,10 @@ void reply_json(struct req *r, unsigned status, json_t *body); /* takes the refe
 void reply_text(struct req *r, unsigned status, const char *content_type, const char *text, size_t len);
 void reply_error(struct req *r, unsigned status, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+void reply_error_reason(struct req *r, unsigned status, const char *code, const char *reason, const char *field,
+                        const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The participant `bic` has no settlement account in `currency`: 422 account_not_found, AC01. */
+void reply_no_account(struct req *r, const char *field, const char *bic, const char *currency);
 /* An engine result code as an error code: its name in lower case ("insufficient_funds"); a static string. */
 const char *srv_rc_code(ortak_rc rc);
 /* An engine refusal: its code name in lower case, message and ISO reason; `status` 422 unless a limit (429). */
@@ -230,6 +235,8 @@ json_t *api_account_json(const struct ortak_engine *e, const struct ortak_accoun
 struct ortak_payment_info;
 bool api_may_read_payment(const struct req *r, const struct ortak_engine *e, const struct ortak_payment_info *p);
 json_t *api_payment_json(const struct ortak_engine *e, const struct ortak_payment_info *p);
+/* A query parameter that is an integer in [min, max]: absent leaves *out; else replies 400 and returns false. */
+bool api_query_u64(struct req *r, const char *name, uint64_t min, uint64_t max, uint64_t *out);
 ortak_rc api_submit1(struct req *r, struct ortak_cmd *cmd, struct ortak_result *res);
 
 /* Endpoints of api_core.c and api_pay.c, named in the route table of api_ops.c. */
