@@ -487,7 +487,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (rc->len == SIZE_MAX) return MHD_YES;
         if (rc->len + n > rc->cap) {
-            size_t cap = rc->cap ? rc->cap : 4096;
+            size_t cap = rc->cap ? rc->cap : 512;
             while (cap < rc->len + n) cap *= 2;
             char *b = realloc(rc->body, cap + 1);
             if (!b) return MHD_NO;
@@ -659,7 +659,8 @@ int srv_http_start(struct server *s, char *err, size_t err_cap) {
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL}; /* headers; bodies are ours */
     if (s->cfg.tls) {
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
