@@ -488,23 +488,19 @@ static const char *outbox_type_name(struct server *s, const struct outbox_msg *m
     return inbound_get(s->inbound, m->payment_id, &meta, NULL, NULL) ? ortak_iso_type_name(meta.type) : "unknown";
 }
 
-static void get_outbox(struct req *r) {
-    uint64_t after = UINT64_MAX, limit = 100, wait = 0;
-    if (!api_query_u64(r, "after", 0, UINT64_MAX - 1, &after) || !api_query_u64(r, "limit", 1, 1000, &limit) ||
-        !api_query_u64(r, "wait", 0, r->srv->cfg.long_poll_max_s, &wait))
-        return;
+/* The messages of the caller numbered above `after`, at most `limit`; false when there is none (nothing answered). */
+static bool outbox_answer(struct req *r, uint64_t after, uint64_t limit, bool even_empty) {
     struct outbox_msg *msgs = calloc(limit, sizeof *msgs);
     if (!msgs) {
         reply_rc(r, ORTAK_NOMEM, NULL);
-        return;
+        return true;
     }
     uint64_t acked, last;
-    if (after == UINT64_MAX) { /* from the last acknowledged */
-        outbox_fetch(r->srv->outbox, r->who.bic, UINT64_MAX, msgs, 0, 0, &acked, &last);
-        after = acked;
+    uint32_t n = outbox_fetch(r->srv->outbox, r->who.bic, after, msgs, (uint32_t)limit, &acked, &last);
+    if (n == 0 && !even_empty) {
+        free(msgs);
+        return false;
     }
-    uint32_t n =
-        outbox_fetch(r->srv->outbox, r->who.bic, after, msgs, (uint32_t)limit, (uint32_t)wait * 1000, &acked, &last);
     json_t *list = json_array();
     for (uint32_t i = 0; i < n; i++) {
         size_t len;
@@ -520,6 +516,42 @@ static void get_outbox(struct req *r) {
     reply_json(r, 200,
                json_pack("{s:o, s:I, s:I, s:I}", "messages", list, "next", (json_int_t)next, "acked", (json_int_t)acked,
                          "last", (json_int_t)last));
+    return true;
+}
+
+/* A long poll: waits, holding no thread, until a message comes or its time is up. */
+struct outbox_poll {
+    struct outbox_waiter w;
+    uint64_t limit;
+};
+
+static void outbox_poll_resumed(struct req *r) {
+    struct outbox_poll *p = r->state;
+    outbox_answer(r, p->w.after, p->limit, true);
+}
+
+static void get_outbox(struct req *r) {
+    uint64_t after = UINT64_MAX, limit = 100, wait = 0;
+    if (!api_query_u64(r, "after", 0, UINT64_MAX - 1, &after) || !api_query_u64(r, "limit", 1, 1000, &limit) ||
+        !api_query_u64(r, "wait", 0, r->srv->cfg.long_poll_max_s, &wait))
+        return;
+    if (after == UINT64_MAX) { /* from the last acknowledged */
+        uint64_t last;
+        outbox_fetch(r->srv->outbox, r->who.bic, UINT64_MAX, NULL, 0, &after, &last);
+    }
+    if (outbox_answer(r, after, limit, wait == 0)) return;
+    struct outbox_poll *p = calloc(1, sizeof *p);
+    if (!p) {
+        reply_rc(r, ORTAK_NOMEM, NULL);
+        return;
+    }
+    p->w = (struct outbox_waiter){.r = r, .after = after, .deadline_ns = srv_mono_ns() + wait * 1000000000u};
+    memcpy(p->w.bic, r->who.bic, 12);
+    p->limit = limit;
+    r->state = p;
+    r->resume = outbox_poll_resumed;
+    srv_suspend(r);
+    if (!outbox_wait(r->srv->outbox, &p->w)) srv_resume(r); /* a message came meanwhile */
 }
 
 static void post_outbox_ack(struct req *r) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/assert.h"
 #include "ortak/fx.h"
 #include "ortak/ledger.h"
 #include "ortak/settle.h"
@@ -111,16 +112,75 @@ static bool outboxes_have_room(struct req *r, const char *payee) {
 
 static void get_payment_by(struct req *r, ortak_u128 id);
 
+/* A JSON payment between its submission and its answer. */
+struct json_payment {
+    struct ortak_cmd cmd;
+    struct ortak_result res;
+    char payee[12], currency[4];
+    uint8_t mu;
+};
+
+/* Answered from the command and its result: no second look at the engine, except for a retry. */
+static void payment_durable(struct req *r) {
+    struct json_payment *st = r->state;
+    const struct ortak_payment *p = &st->cmd.u.payment;
+    const struct ortak_result *res = &st->res;
+    if (res->rc == ORTAK_OK && (res->flags & ORTAK_RESULT_REPLAYED)) { /* a retry: the payment as it is now */
+        get_payment_by(r, p->id);
+        return;
+    }
+    if (res->rc == ORTAK_OK) {
+        /* The busiest answer of all, written directly: every value is an id, a UUID, a BIC, a code, an amount or a
+           time, none of which needs escaping (checked when they were read). */
+        const char *status = res->flags & ORTAK_RESULT_QUEUED ? "queued"
+                             : p->method == ORTAK_METHOD_NET  ? "accepted"
+                                                              : "settled";
+        char id[33], uetr[37], amount[48], at[40], body[640];
+        ortak_u128_hex(p->id, id);
+        ortak_iso_uetr_text(p->uetr, uetr);
+        ortak_iso_amount_format(p->amount, st->mu, amount);
+        format_time(st->cmd.timestamp, at);
+        int n = snprintf(body, sizeof body,
+                         "{\"id\":\"%s\",\"uetr\":\"%s\",\"status\":\"%s\",\"debtor_agent\":\"%s\","
+                         "\"creditor_agent\":\"%s\",\"currency\":\"%s\",\"amount\":\"%s\",\"priority\":\"%s\","
+                         "\"method\":\"%s\",\"received_at\":\"%s\"%s%s%s}",
+                         id, uetr, status, r->who.bic, st->payee, st->currency, amount,
+                         ortak_priority_name(p->priority), p->method == ORTAK_METHOD_NET ? "net" : "gross", at,
+                         strcmp(status, "settled") == 0 ? ",\"ended_at\":\"" : "",
+                         strcmp(status, "settled") == 0 ? at : "", strcmp(status, "settled") == 0 ? "\"" : "");
+        ORTAK_ASSERT(n > 0 && (size_t)n < sizeof body);
+        reply_text(r, 201, "application/json", body, (size_t)n);
+        return;
+    }
+    reply_rc(r, res->rc, NULL);
+    if (res->rc == ORTAK_PAYMENT_EXISTS_DIFFERENT) r->status = 409;
+    json_t *err = r->resp && res->rc != ORTAK_PAYMENT_EXISTS_DIFFERENT ? json_loads(r->resp, 0, NULL) : NULL;
+    if (err) { /* the refusal names the payment it refused (unless the id is another payment's) */
+        json_object_set_new(
+            err, "payment",
+            json_pack("{s:o, s:o, s:s}", "id", json_id(p->id), "uetr", json_uetr(p->uetr), "status", "rejected"));
+        unsigned status = r->status;
+        reply_json(r, status, err);
+    }
+}
+
 void api_post_payment(struct req *r) {
     static const char *const keys[] = {"creditor_agent",    "currency", "amount", "priority",      "method",
                                        "latest_settlement", "quote_id", "uetr",   "end_to_end_id", NULL};
+    struct json_payment *st = calloc(1, sizeof *st);
+    if (!st) {
+        reply_rc(r, ORTAK_NOMEM, NULL);
+        return;
+    }
+    r->state = st;
     json_t *o = req_json(r, keys);
     if (!o) return;
-    char payee[12], currency[4], priority[16], method[8], uetr_text[40], e2e[36];
-    struct ortak_cmd cmd = {.kind = ORTAK_CMD_PAYMENT_SUBMIT};
-    struct ortak_payment *p = &cmd.u.payment;
+    char priority[16], method[8], uetr_text[40], e2e[36];
+    st->cmd.kind = ORTAK_CMD_PAYMENT_SUBMIT;
+    struct ortak_payment *p = &st->cmd.u.payment;
     p->priority = ORTAK_PRIORITY_NORMAL;
-    bool ok = field_bic(r, o, "creditor_agent", true, payee) && field_currency(r, o, "currency", true, currency) &&
+    bool ok = field_bic(r, o, "creditor_agent", true, st->payee) &&
+              field_currency(r, o, "currency", true, st->currency) &&
               field_str(r, o, "priority", false, priority, sizeof priority, NULL) &&
               field_str(r, o, "method", false, method, sizeof method, NULL) &&
               field_time(r, o, "latest_settlement", &p->latest_ns) && field_id(r, o, "quote_id", false, &p->quote_id) &&
@@ -139,46 +199,19 @@ void api_post_payment(struct req *r) {
         reply_error(r, 400, "field_invalid", "uetr", "uetr must be a version 4 UUID in lowercase");
         ok = false;
     }
-    uint8_t mu = 2;
+    st->mu = 2;
     if (ok) {
         const struct ortak_engine *e = srv_read_begin(r->srv);
-        ok = payment_accounts(r, e, payee, currency, p->quote_id, p, &mu);
+        ok = payment_accounts(r, e, st->payee, st->currency, p->quote_id, p, &st->mu);
         srv_read_end(r->srv);
     }
-    ok = ok && field_amount(r, o, "amount", mu, false, &p->amount) && outboxes_have_room(r, payee);
+    ok = ok && field_amount(r, o, "amount", st->mu, false, &p->amount) && outboxes_have_room(r, st->payee);
     json_decref(o);
     if (!ok) return;
     if (!p->uetr) p->uetr = uuid4(r->idem_key ? srv_derived_id("uetr", r->who.bic, r->idem_key) : srv_random_id());
     p->id = ortak_iso_payment_id(p->uetr);
-    struct ortak_result res;
-    srv_submit(r->srv, &cmd, 1, &res);
-    if (res.rc == ORTAK_OK && (res.flags & ORTAK_RESULT_REPLAYED)) { /* a retry: the payment as it is now */
-        get_payment_by(r, p->id);
-        return;
-    }
-    if (res.rc == ORTAK_OK) { /* answered from the command and its result: no second look at the engine */
-        const char *status = res.flags & ORTAK_RESULT_QUEUED ? "queued"
-                             : p->method == ORTAK_METHOD_NET ? "accepted"
-                                                             : "settled";
-        json_t *body = json_pack(
-            "{s:o, s:o, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o}", "id", json_id(p->id), "uetr", json_uetr(p->uetr),
-            "status", status, "debtor_agent", r->who.bic, "creditor_agent", payee, "currency", currency, "amount",
-            json_amount(p->amount, mu), "priority", ortak_priority_name(p->priority), "method",
-            p->method == ORTAK_METHOD_NET ? "net" : "gross", "received_at", json_time(cmd.timestamp));
-        if (body && strcmp(status, "settled") == 0) json_object_set_new(body, "ended_at", json_time(cmd.timestamp));
-        reply_json(r, 201, body);
-        return;
-    }
-    reply_rc(r, res.rc, NULL);
-    if (res.rc == ORTAK_PAYMENT_EXISTS_DIFFERENT) r->status = 409;
-    json_t *err = r->resp && res.rc != ORTAK_PAYMENT_EXISTS_DIFFERENT ? json_loads(r->resp, 0, NULL) : NULL;
-    if (err) { /* the refusal names the payment it refused (unless the id is another payment's) */
-        json_object_set_new(
-            err, "payment",
-            json_pack("{s:o, s:o, s:s}", "id", json_id(p->id), "uetr", json_uetr(p->uetr), "status", "rejected"));
-        unsigned status = r->status;
-        reply_json(r, status, err);
-    }
+    r->resume = payment_durable;
+    srv_submit_async(r, &st->cmd, 1, &st->res);
 }
 
 /* The payment of path segment 2 (an id), readable by the caller: replies 400/404 and returns false otherwise. */
@@ -354,7 +387,15 @@ static void iso_existing(const struct ortak_engine *e, struct req *r, const stru
     out->status = "rejected";
 }
 
-static json_t *iso_results_json(const struct ortak_iso_msg *m, const struct iso_tx_result *res) {
+/* What the answer to a message needs of it, once the reader has gone on to other messages. */
+struct iso_summary {
+    char msg_id[36];
+    uint8_t type;
+    uint32_t tx_count;
+    struct ortak_iso_tx tx0; /* the first transaction, for a pacs.002 answer */
+};
+
+static json_t *iso_results_json(const struct iso_summary *m, const struct iso_tx_result *res) {
     json_t *list = json_array();
     for (uint32_t i = 0; i < m->tx_count; i++) {
         json_t *t = json_pack("{s:o, s:o, s:s}", "uetr", json_uetr(res[i].uetr), "id", json_id(res[i].id), "status",
@@ -371,17 +412,17 @@ static json_t *iso_results_json(const struct ortak_iso_msg *m, const struct iso_
 }
 
 /* With Accept: application/xml and one transaction: its pacs.002. */
-static bool iso_reply_pacs002(struct req *r, const struct ortak_iso_msg *m, const struct iso_tx_result *res) {
+static bool iso_reply_pacs002(struct req *r, const struct iso_summary *m, const struct iso_tx_result *res) {
     if (!wants_xml(r) || m->tx_count != 1) return false;
     struct ortak_iso_status st;
     memset(&st, 0, sizeof st);
     iso_head(r, &st.head, "S");
     snprintf(st.orgnl_msg_id, sizeof st.orgnl_msg_id, "%s", m->msg_id);
     st.orgnl_type = m->type;
-    memcpy(st.orgnl_instr_id, m->tx[0].instr_id, sizeof st.orgnl_instr_id);
-    memcpy(st.orgnl_end_to_end_id, m->tx[0].end_to_end_id, sizeof st.orgnl_end_to_end_id);
-    memcpy(st.orgnl_tx_id, m->tx[0].tx_id, sizeof st.orgnl_tx_id);
-    st.orgnl_uetr = m->tx[0].uetr;
+    memcpy(st.orgnl_instr_id, m->tx0.instr_id, sizeof st.orgnl_instr_id);
+    memcpy(st.orgnl_end_to_end_id, m->tx0.end_to_end_id, sizeof st.orgnl_end_to_end_id);
+    memcpy(st.orgnl_tx_id, m->tx0.tx_id, sizeof st.orgnl_tx_id);
+    st.orgnl_uetr = m->tx0.uetr;
     const char *s = res->status;
     snprintf(st.status, sizeof st.status, "%s",
              strcmp(s, "settled") == 0    ? "ACSC"
@@ -400,127 +441,155 @@ static bool iso_reply_pacs002(struct req *r, const struct ortak_iso_msg *m, cons
     return ok;
 }
 
-void api_post_iso(struct req *r) {
-    struct ortak_iso_reader *rd = srv_reader(r->srv);
-    struct ortak_iso_msg *m = calloc(1, sizeof *m);
-    if (!rd || !m) {
-        free(m);
+/* An ISO 20022 message between its submission and its answer: one block (the request frees it). The message's
+ * transactions belong to the reader, which reads other messages meanwhile: the first one is copied for the
+ * pacs.002 answer, and the results carry the rest. */
+struct iso_state {
+    struct iso_summary m;
+    uint32_t ncmd;
+    struct iso_tx_result *res;
+    struct ortak_cmd *cmds;
+    struct ortak_result *results;
+    uint32_t *slot; /* transaction i -> its command, or UINT32_MAX */
+};
+
+static struct iso_state *iso_state_new(uint32_t n) {
+    size_t size = sizeof(struct iso_state) + n * (sizeof(struct iso_tx_result) + sizeof(struct ortak_cmd) +
+                                                  sizeof(struct ortak_result) + sizeof(uint32_t));
+    struct iso_state *st = calloc(1, size);
+    if (!st) return NULL;
+    /* largest alignment first: commands (16-byte ids), then results, then the rest */
+    st->cmds = (struct ortak_cmd *)(st + 1);
+    st->results = (struct ortak_result *)(st->cmds + n);
+    st->res = (struct iso_tx_result *)(st->results + n);
+    st->slot = (uint32_t *)(st->res + n);
+    return st;
+}
+
+/* The engine's outcome of each transaction submitted, then the answer. */
+static void iso_durable(struct req *r) {
+    struct iso_state *st = r->state;
+    const struct ortak_engine *e = srv_read_begin(r->srv);
+    for (uint32_t i = 0; i < st->m.tx_count; i++) {
+        if (st->slot[i] == UINT32_MAX) continue;
+        struct iso_tx_result *x = &st->res[i];
+        const struct ortak_result *res = &st->results[st->slot[i]];
+        x->rc = res->flags & ORTAK_RESULT_REPLAYED ? ORTAK_ISO_DUPLICATE_UETR : res->rc;
+        struct ortak_payment_info p;
+        if (x->rc != ORTAK_OK)
+            x->status = "rejected";
+        else if (st->cmds[st->slot[i]].kind == ORTAK_CMD_TRANSFER)
+            x->status = "settled";
+        else
+            x->status = ortak_settle_payment_get(ortak_engine_settle(e), x->id, &p) == ORTAK_OK
+                            ? ortak_payment_state_name(p.state)
+                            : "rejected";
+        if (x->rc != ORTAK_OK) {
+            snprintf(x->reason, sizeof x->reason, "%s", ortak_rc_iso_reason(x->rc));
+            snprintf(x->text, sizeof x->text, "%s", ortak_rc_str(x->rc));
+        }
+    }
+    srv_read_end(r->srv);
+    if (!iso_reply_pacs002(r, &st->m, st->res)) reply_json(r, 200, iso_results_json(&st->m, st->res));
+}
+
+/* Maps every transaction (under the engine's lock); the ones refused get their result now. */
+static void iso_map_all(struct req *r, struct iso_state *st, const struct ortak_iso_msg *m,
+                        struct inbound_meta *metas) {
+    const struct ortak_iso_tx *tx = m->tx;
+    const struct ortak_engine *e = srv_read_begin(r->srv);
+    ortak_time_ns now = srv_now();
+    for (uint32_t i = 0; i < m->tx_count; i++) {
+        struct ortak_iso_mapped mp;
+        struct iso_tx_result *x = &st->res[i];
+        ortak_iso_map(e, m, i, r->who.bic, now, &mp);
+        x->uetr = tx[i].uetr;
+        x->id = ortak_iso_payment_id(tx[i].uetr);
+        st->slot[i] = UINT32_MAX;
+        if (mp.rc == ORTAK_ISO_DUPLICATE_UETR) {
+            iso_existing(e, r, &tx[i], x);
+        } else if (mp.rc != ORTAK_OK) {
+            x->rc = mp.rc;
+            x->status = "rejected";
+            snprintf(x->reason, sizeof x->reason, "%s", mp.reason);
+            snprintf(x->text, sizeof x->text, "%s", mp.text);
+        } else {
+            st->slot[i] = st->ncmd;
+            st->cmds[st->ncmd] = mp.cmd;
+            struct inbound_meta *mt = &metas[st->ncmd++];
+            mt->payment_id = mp.cmd.kind == ORTAK_CMD_TRANSFER ? mp.cmd.u.transfer.id : mp.cmd.u.payment.id;
+            mt->type = m->type;
+            memcpy(mt->msg_id, m->msg_id, sizeof mt->msg_id);
+            memcpy(mt->instr_id, tx[i].instr_id, sizeof mt->instr_id);
+            memcpy(mt->end_to_end_id, tx[i].end_to_end_id, sizeof mt->end_to_end_id);
+            memcpy(mt->tx_id, tx[i].tx_id, sizeof mt->tx_id);
+            x->id = mt->payment_id;
+        }
+        if (x->rc != ORTAK_OK && !x->reason[0]) snprintf(x->reason, sizeof x->reason, "%s", ortak_rc_iso_reason(x->rc));
+        if (x->rc != ORTAK_OK && !x->text[0]) snprintf(x->text, sizeof x->text, "%s", ortak_rc_str(x->rc));
+    }
+    srv_read_end(r->srv);
+}
+
+/* A valid payment message: each transaction mapped, the message kept, the commands submitted. */
+static void iso_submit(struct req *r, const struct ortak_iso_msg *m) {
+    uint32_t n = m->tx_count;
+    struct iso_state *st = iso_state_new(n);
+    struct inbound_meta *metas = calloc(n ? n : 1, sizeof *metas);
+    if (!st || !metas) {
+        free(st);
+        free(metas);
         reply_rc(r, ORTAK_NOMEM, NULL);
         return;
     }
-    ortak_rc rc = ortak_iso_read(rd, r->body, r->body_len, m);
-    struct iso_tx_result *res = NULL;
-    struct ortak_cmd *cmds = NULL;
-    struct ortak_result *results = NULL;
-    struct inbound_meta *metas = NULL;
-    uint32_t *slot = NULL; /* transaction i -> its command, or UINT32_MAX */
-    if (rc == ORTAK_ISO_UNREADABLE) {
-        iso_unreadable(r, m);
-        goto done;
-    }
-    if (rc == ORTAK_ISO_INVALID) {
-        iso_invalid(r, m);
-        goto done;
-    }
-    if (rc != ORTAK_OK) {
-        reply_rc(r, rc, NULL);
-        goto done;
-    }
-    if (m->type != ORTAK_ISO_PACS_008 && m->type != ORTAK_ISO_PACS_009 && m->type != ORTAK_ISO_PACS_004) {
-        reply_error(r, 422, "iso_not_supported", NULL,
-                    "%s is not a payment message ortak takes: send pacs.008, "
-                    "pacs.009 or pacs.004",
-                    ortak_iso_type_name(m->type));
-        goto done;
-    }
-    uint32_t n = m->tx_count, ncmd = 0;
-    res = calloc(n, sizeof *res);
-    cmds = calloc(n, sizeof *cmds);
-    results = calloc(n, sizeof *results);
-    metas = calloc(n, sizeof *metas);
-    slot = calloc(n, sizeof *slot);
-    if (!res || !cmds || !results || !metas || !slot) {
-        reply_rc(r, ORTAK_NOMEM, NULL);
-        goto done;
-    }
+    r->state = st;
+    memcpy(st->m.msg_id, m->msg_id, sizeof st->m.msg_id);
+    st->m.type = m->type;
+    st->m.tx_count = n;
+    if (n) st->m.tx0 = m->tx[0];
     pthread_mutex_lock(&r->srv->seen_mu);
-    rc = ortak_iso_seen_add(r->srv->seen, r->who.bic, m->msg_id);
+    ortak_rc rc = ortak_iso_seen_add(r->srv->seen, r->who.bic, m->msg_id);
     pthread_mutex_unlock(&r->srv->seen_mu);
     if (rc != ORTAK_OK) {
         reply_rc(r, rc, "MsgId");
         if (rc == ORTAK_ISO_DUPLICATE_MESSAGE) r->status = 409;
-        goto done;
+        free(metas);
+        return;
     }
-    {
-        const struct ortak_engine *e = srv_read_begin(r->srv);
-        ortak_time_ns now = srv_now();
-        for (uint32_t i = 0; i < n; i++) {
-            struct ortak_iso_mapped mp;
-            ortak_iso_map(e, m, i, r->who.bic, now, &mp);
-            res[i].uetr = m->tx[i].uetr;
-            res[i].id = ortak_iso_payment_id(m->tx[i].uetr);
-            slot[i] = UINT32_MAX;
-            if (mp.rc == ORTAK_ISO_DUPLICATE_UETR) {
-                iso_existing(e, r, &m->tx[i], &res[i]);
-            } else if (mp.rc != ORTAK_OK) {
-                res[i].rc = mp.rc;
-                res[i].status = "rejected";
-                snprintf(res[i].reason, sizeof res[i].reason, "%s", mp.reason);
-                snprintf(res[i].text, sizeof res[i].text, "%s", mp.text);
-            } else {
-                slot[i] = ncmd;
-                cmds[ncmd] = mp.cmd;
-                struct inbound_meta *mt = &metas[ncmd++];
-                mt->payment_id = mp.cmd.kind == ORTAK_CMD_TRANSFER ? mp.cmd.u.transfer.id : mp.cmd.u.payment.id;
-                mt->type = m->type;
-                memcpy(mt->msg_id, m->msg_id, sizeof mt->msg_id);
-                memcpy(mt->instr_id, m->tx[i].instr_id, sizeof mt->instr_id);
-                memcpy(mt->end_to_end_id, m->tx[i].end_to_end_id, sizeof mt->end_to_end_id);
-                memcpy(mt->tx_id, m->tx[i].tx_id, sizeof mt->tx_id);
-                res[i].id = mt->payment_id;
-            }
-            if (res[i].rc != ORTAK_OK && !res[i].reason[0])
-                snprintf(res[i].reason, sizeof res[i].reason, "%s", ortak_rc_iso_reason(res[i].rc));
-            if (res[i].rc != ORTAK_OK && !res[i].text[0])
-                snprintf(res[i].text, sizeof res[i].text, "%s", ortak_rc_str(res[i].rc));
-        }
-        srv_read_end(r->srv);
-    }
-    if (ncmd && !outboxes_have_room(r, m->tx[0].instd_agt[0] ? m->tx[0].instd_agt : m->tx[0].cdtr_agt)) goto done;
+    iso_map_all(r, st, m, metas);
+    const struct ortak_iso_tx *t0 = &m->tx[0];
+    bool room = !st->ncmd || outboxes_have_room(r, t0->instd_agt[0] ? t0->instd_agt : t0->cdtr_agt);
     /* the message is kept before its commands go to the journal: durable no later than they are */
-    if (ncmd && inbound_add(r->srv->inbound, metas, ncmd, r->body, r->body_len) != 0) {
+    if (room && st->ncmd && inbound_add(r->srv->inbound, metas, st->ncmd, r->body, r->body_len) != 0) {
         reply_rc(r, ORTAK_NOMEM, NULL);
-        goto done;
+        room = false;
     }
-    if (ncmd) srv_submit(r->srv, cmds, ncmd, results);
-    {
-        const struct ortak_engine *e = srv_read_begin(r->srv);
-        for (uint32_t i = 0; i < n; i++) {
-            if (slot[i] == UINT32_MAX) continue;
-            struct ortak_result *x = &results[slot[i]];
-            res[i].rc = x->flags & ORTAK_RESULT_REPLAYED ? ORTAK_ISO_DUPLICATE_UETR : x->rc;
-            struct ortak_payment_info p;
-            if (res[i].rc != ORTAK_OK)
-                res[i].status = "rejected";
-            else if (cmds[slot[i]].kind == ORTAK_CMD_TRANSFER)
-                res[i].status = "settled";
-            else
-                res[i].status = ortak_settle_payment_get(ortak_engine_settle(e), res[i].id, &p) == ORTAK_OK
-                                    ? ortak_payment_state_name(p.state)
-                                    : "rejected";
-            if (res[i].rc != ORTAK_OK) {
-                snprintf(res[i].reason, sizeof res[i].reason, "%s", ortak_rc_iso_reason(res[i].rc));
-                snprintf(res[i].text, sizeof res[i].text, "%s", ortak_rc_str(res[i].rc));
-            }
-        }
-        srv_read_end(r->srv);
-    }
-    if (!iso_reply_pacs002(r, m, res)) reply_json(r, 200, iso_results_json(m, res));
-done:
-    free(res);
-    free(cmds);
-    free(results);
     free(metas);
-    free(slot);
-    free(m);
+    if (!room) return;
+    r->resume = iso_durable;
+    srv_submit_async(r, st->cmds, st->ncmd, st->results);
+}
+
+void api_post_iso(struct req *r) {
+    static _Thread_local struct ortak_iso_msg msg; /* large: one per network thread, not one per request */
+    struct ortak_iso_reader *rd = srv_reader(r->srv);
+    struct ortak_iso_msg *m = &msg;
+    if (!rd) {
+        reply_rc(r, ORTAK_NOMEM, NULL);
+        return;
+    }
+    ortak_rc rc = ortak_iso_read(rd, r->body, r->body_len, m);
+    if (rc == ORTAK_ISO_UNREADABLE) {
+        iso_unreadable(r, m);
+    } else if (rc == ORTAK_ISO_INVALID) {
+        iso_invalid(r, m);
+    } else if (rc != ORTAK_OK) {
+        reply_rc(r, rc, NULL);
+    } else if (m->type != ORTAK_ISO_PACS_008 && m->type != ORTAK_ISO_PACS_009 && m->type != ORTAK_ISO_PACS_004) {
+        reply_error(r, 422, "iso_not_supported", NULL,
+                    "%s is not a payment message ortak takes: send pacs.008, pacs.009 or pacs.004",
+                    ortak_iso_type_name(m->type));
+    } else {
+        iso_submit(r, m);
+    }
 }

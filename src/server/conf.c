@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/slice.h"
@@ -26,6 +27,8 @@ void srv_config_init(struct srv_config *c) {
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->tls = true;
     c->connections_max = 1024;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = cpus < 2 ? 2 : cpus > 64 ? 64 : (uint32_t)cpus;
     c->connection_timeout_s = 30;
     c->body_max = 256 * 1024;
     c->idempotency_keys = 100000;
@@ -128,6 +131,7 @@ static int server_key(struct conf_state *st, const char *k, const char *v) {
     if (strcmp(k, "tls") == 0) return parse_bool(v, &c->tls) ? 1 : fail(st, "tls must be yes or no");
     if (strcmp(k, "connections_max") == 0)
         return parse_u32(v, 1, 100000, &c->connections_max) ? 1 : fail(st, "connections_max: 1..100000");
+    if (strcmp(k, "threads") == 0) return parse_u32(v, 1, 256, &c->threads) ? 1 : fail(st, "threads: 1..256");
     if (strcmp(k, "connection_timeout_s") == 0)
         return parse_u32(v, 1, 3600, &c->connection_timeout_s) ? 1 : fail(st, "connection_timeout_s: 1..3600");
     if (strcmp(k, "log_level") == 0) return copy_str(v, c->log_level, sizeof c->log_level) ? 1 : fail(st, "log_level");

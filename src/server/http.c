@@ -53,9 +53,11 @@ static struct {
 
 /* Per request: its body as it arrives. */
 struct req_ctx {
+    struct req r; /* lives as long as the request: an endpoint may suspend it */
     char *body;
     size_t len, cap;
     uint64_t t0;
+    bool waiting; /* suspended: the next call is its resumption */
 };
 
 static pthread_key_t reader_key;
@@ -71,7 +73,7 @@ struct ortak_iso_reader *srv_reader(struct server *s) {
     return r;
 }
 
-static uint64_t mono_ns(void) {
+uint64_t srv_mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -350,10 +352,10 @@ static void request_hash(const struct req *r, uint8_t out[32]) {
 
 /* ---- the request ------------------------------------------------------------------------------------------- */
 
-static void dispatch(struct req *r, struct conn_ctx *cc, int *route_out) {
-    char segbuf[1024];
-    int route = split_path(r, segbuf, sizeof segbuf) ? route_find(r) : -1;
-    *route_out = route;
+/* Runs the request up to its endpoint, which answers or suspends it. */
+static void dispatch(struct req *r, struct conn_ctx *cc) {
+    int route = split_path(r, r->segbuf, sizeof r->segbuf) ? route_find(r) : -1;
+    r->route = route;
     if (route == -1) {
         reply_error(r, 404, "not_found", NULL, "no such endpoint: %.200s", r->path);
         return;
@@ -392,7 +394,7 @@ static void dispatch(struct req *r, struct conn_ctx *cc, int *route_out) {
                     SRV_IDEM_KEY_LEN_MAX);
         return;
     }
-    uint8_t hash[32];
+    uint8_t *hash = r->idem_hash;
     if (key) {
         r->idem_key = key;
         request_hash(r, hash);
@@ -417,8 +419,40 @@ static void dispatch(struct req *r, struct conn_ctx *cc, int *route_out) {
         }
     }
     rt->handler(r);
-    if (key && r->status < 500 && r->resp)
-        idem_store(r->srv->idem, r->who.bic, key, hash, r->status, r->resp, r->resp_len, r->content_type);
+}
+
+/* An answer made by an endpoint is its idempotency key's first response. */
+static void answered(struct req *r) {
+    if (r->idem_key && !r->replayed && r->status < 500 && r->resp)
+        idem_store(r->srv->idem, r->who.bic, r->idem_key, r->idem_hash, r->status, r->resp, r->resp_len,
+                   r->content_type);
+}
+
+static void on_durable(void *ctx, uint64_t seq) {
+    (void)seq;
+    srv_resume(ctx);
+}
+
+void srv_suspend(struct req *r) {
+    r->suspended = true;
+    atomic_fetch_add(&r->srv->suspended, 1);
+    MHD_suspend_connection(r->conn);
+}
+
+void srv_resume(struct req *r) {
+    struct server *s = r->srv; /* r may be answered and gone as soon as the connection runs again */
+    MHD_resume_connection(r->conn);
+    atomic_fetch_sub(&s->suspended, 1);
+}
+
+void srv_submit_async(struct req *r, struct ortak_cmd *cmds, uint32_t n, struct ortak_result *results) {
+    /* suspended before submitting: the completion may come before this thread returns */
+    srv_suspend(r);
+    ortak_rc rc = ortak_sequencer_submit_async(r->srv->seq, cmds, n, results, on_durable, r);
+    if (rc != ORTAK_OK) {
+        for (uint32_t i = 0; i < n; i++) results[i] = (struct ortak_result){.rc = rc, .fail_index = UINT32_MAX};
+        srv_resume(r);
+    }
 }
 
 static enum MHD_Result send_reply(struct req *r, bool replayed, bool close) {
@@ -444,7 +478,7 @@ static void finish(struct req *r, int route, uint64_t t0) {
             ortak_log_info("server", "%s %s by %s refused: %s", r->method, r->path, r->who.bic[0] ? r->who.bic : "-",
                            r->error_code);
     }
-    metrics_request(r->srv, route, r->status, mono_ns() - t0);
+    metrics_request(r->srv, route, r->status, srv_mono_ns() - t0);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -454,30 +488,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct req_ctx *rc = *con_cls;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct conn_ctx *cc = ci ? ci->socket_context : NULL;
-    struct req r = {.srv = s, .conn = conn, .method = method, .path = url};
     if (!rc) {
         rc = calloc(1, sizeof *rc);
         if (!rc) return MHD_NO;
-        rc->t0 = mono_ns();
+        rc->t0 = srv_mono_ns();
+        rc->r = (struct req){.srv = s, .conn = conn, .method = method, .path = url, .route = -1};
         *con_cls = rc;
+        struct req *r = &rc->r;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         bool too_large = cl && strtoull(cl, NULL, 10) > s->cfg.body_max;
         if (!cc || cc->over_limit || too_large || atomic_load(&s->stopping)) {
             if (!cc || cc->over_limit) {
                 atomic_fetch_add(&s->connections_refused, 1);
-                reply_error(&r, 503, "too_many_connections", NULL, "more than %u connections are open",
+                reply_error(r, 503, "too_many_connections", NULL, "more than %u connections are open",
                             s->cfg.connections_max);
             } else if (too_large) {
-                reply_error(&r, 413, "body_too_large", NULL, "the body is larger than %llu bytes",
+                reply_error(r, 413, "body_too_large", NULL, "the body is larger than %llu bytes",
                             (unsigned long long)s->cfg.body_max);
             } else {
-                reply_error(&r, 503, "shutting_down", NULL, "the server is stopping");
+                reply_error(r, 503, "shutting_down", NULL, "the server is stopping");
             }
-            finish(&r, -1, rc->t0);
-            return send_reply(&r, false, true);
+            finish(r, -1, rc->t0);
+            return send_reply(r, false, true);
         }
         return MHD_YES;
     }
+    struct req *r = &rc->r;
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
@@ -486,8 +522,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_YES;
         }
         if (rc->len == SIZE_MAX) return MHD_YES;
-        if (rc->len + n > rc->cap) {
-            size_t cap = rc->cap ? rc->cap : 512;
+        if (rc->len + n > rc->cap) { /* the Content-Length when given (checked above), so usually once */
+            const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            size_t cap = rc->cap ? rc->cap : cl ? (size_t)strtoull(cl, NULL, 10) : 512;
+            if (cap == 0) cap = 512;
             while (cap < rc->len + n) cap *= 2;
             char *b = realloc(rc->body, cap + 1);
             if (!b) return MHD_NO;
@@ -498,21 +536,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         rc->len += n;
         return MHD_YES;
     }
-    int route = -1;
-    if (rc->len == SIZE_MAX) {
-        reply_error(&r, 413, "body_too_large", NULL, "the body is larger than %llu bytes",
+    if (rc->waiting) { /* resumed: the endpoint answers now */
+        rc->waiting = false;
+        r->suspended = false;
+        r->resume(r);
+    } else if (rc->len == SIZE_MAX) {
+        reply_error(r, 413, "body_too_large", NULL, "the body is larger than %llu bytes",
                     (unsigned long long)s->cfg.body_max);
     } else {
         if (rc->body) rc->body[rc->len] = '\0';
-        r.body = rc->body ? rc->body : "";
-        r.body_len = rc->len;
+        r->body = rc->body ? rc->body : "";
+        r->body_len = rc->len;
         if (cc) atomic_store(&cc->in_handler, true);
-        dispatch(&r, cc, &route);
+        dispatch(r, cc);
     }
-    finish(&r, route, rc->t0);
-    enum MHD_Result ret = send_reply(&r, r.replayed, false);
+    if (r->suspended) {
+        rc->waiting = true;
+        return MHD_YES;
+    }
+    answered(r);
+    finish(r, r->route, rc->t0);
+    enum MHD_Result ret = send_reply(r, r->replayed, false);
     if (cc) {
-        atomic_store(&cc->last_done_ns, mono_ns());
+        atomic_store(&cc->last_done_ns, srv_mono_ns());
         atomic_store(&cc->in_handler, false);
     }
     return ret;
@@ -524,6 +570,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     struct req_ctx *rc = *con_cls;
     if (rc) {
+        free(rc->r.resp);
+        free(rc->r.state);
         free(rc->body);
         free(rc);
     }
@@ -541,7 +589,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         cc->over_limit = (uint32_t)n > s->cfg.connections_max;
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         cc->fd = ci ? ci->connect_fd : -1;
-        atomic_store(&cc->last_done_ns, mono_ns());
+        atomic_store(&cc->last_done_ns, srv_mono_ns());
         pthread_mutex_lock(&conns.mu);
         cc->next = conns.head;
         if (conns.head) conns.head->prev = cc;
@@ -571,11 +619,16 @@ static void *sweeper_main(void *arg) {
     uint64_t limit = (uint64_t)s->cfg.connection_timeout_s * 1000000000u;
     pthread_mutex_lock(&conns.mu);
     while (!conns.stop) {
-        struct timespec until;
+        struct timespec until; /* a quarter of a second: the resolution of long polls' deadlines */
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
+        until.tv_nsec += 250000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
         pthread_cond_timedwait(&conns.cv, &conns.mu, &until);
-        uint64_t now = mono_ns();
+        uint64_t now = srv_mono_ns();
+        outbox_expire(s->outbox, now);
         for (struct conn_ctx *cc = conns.head; cc; cc = cc->next) {
             if (cc->fd < 0 || atomic_load(&cc->in_handler) || now - atomic_load(&cc->last_done_ns) <= limit) continue;
             shutdown(cc->fd, SHUT_RDWR);
@@ -628,8 +681,9 @@ int srv_http_start(struct server *s, char *err, size_t err_cap) {
     struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
     const char *host = strcmp(s->cfg.listen_host, "localhost") == 0 ? "127.0.0.1" : s->cfg.listen_host;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-                     MHD_USE_POLL;
+    /* A few threads, each driving its share of the connections with epoll; a request waiting for the journal is
+       suspended and holds no thread. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
         a4->sin_family = AF_INET;
         a4->sin_port = htons(s->cfg.listen_port);
@@ -654,6 +708,7 @@ int srv_http_start(struct server *s, char *err, size_t err_cap) {
     struct MHD_OptionItem opts[16];
     int n = 0;
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, s->cfg.connections_max + 64, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.connection_timeout_s, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL};

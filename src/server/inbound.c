@@ -3,10 +3,11 @@
  * came in ISO 20022 is forwarded, after it settles, in its own message definition with its sender's transaction,
  * and its status reports name the original message; both are written when the outbox is read, from this store.
  *
- * Durability: a message is appended here (not synced) before its payments' commands are submitted, and the
- * sequencer syncs this store before each sync of the engine's journal (the before_sync hook). So whenever a
- * payment's command is durable, so is its message. A message whose commands never reached the journal (a crash
- * in between) is forgotten at start-up, when the engine does not know its payments.
+ * Durability: a message is added here before its payments' commands are submitted, and the sequencer writes and
+ * syncs what was added before each sync of the engine's journal (the before_sync hook, on the journal thread,
+ * which alone touches this store's journal). So whenever a payment's command is durable, so is its message. A message
+ * whose commands never reached the journal (a crash in between) is forgotten at start-up, when the engine does not know
+ * its payments.
  *
  * On disk: a journal of its own (the file journal's format, docs/formats/journal.md), one record per message:
  *   u32 n; n times { u128 payment id (16 bytes, little-endian), u8 message type, 4 x 36 bytes: MsgId, InstrId,
@@ -16,8 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/assert.h"
 #include "base/log.h"
 #include "server.h"
+
+struct pending {
+    struct pending *next;
+    uint32_t len;
+    uint8_t rec[];
+};
 
 struct inbound_entry {
     struct inbound_meta meta;
@@ -30,8 +38,10 @@ struct inbound_entry {
 struct inbound {
     pthread_mutex_t mu;
     struct ortak_journal *j;
-    bool dirty;
     ortak_time_ns last_ts;
+    /* records not yet in the journal: the journal is the syncing thread's alone, so that adding a message never
+       waits for a sync */
+    struct pending *pending, **pending_tail;
     struct inbound_entry **buckets;
     uint32_t nbuckets, count;
 };
@@ -154,6 +164,7 @@ int inbound_open(const char *dir, struct inbound **out, char *err, size_t err_ca
         return -1;
     }
     in->nbuckets = 1024;
+    in->pending_tail = &in->pending;
     pthread_mutex_init(&in->mu, NULL);
     struct ortak_journal_options opt = {.create = true};
     struct ortak_journal_problem problem;
@@ -178,6 +189,10 @@ void inbound_close(struct inbound *in) {
         }
     }
     free(in->buckets);
+    for (struct pending *p = in->pending, *next; p; p = next) {
+        next = p->next;
+        free(p);
+    }
     pthread_mutex_destroy(&in->mu);
     free(in);
 }
@@ -185,31 +200,42 @@ void inbound_close(struct inbound *in) {
 int inbound_add(struct inbound *in, const struct inbound_meta *metas, uint32_t n, const void *xml, size_t len) {
     size_t total = 8 + (size_t)n * META_BYTES + len;
     if (n == 0 || total > ortak_journal_payload_max(in->j)) return -1;
-    uint8_t *rec = malloc(total);
-    if (!rec) return -1;
-    put_u32(rec, n);
-    for (uint32_t i = 0; i < n; i++) meta_encode(&metas[i], rec + 4 + (size_t)i * META_BYTES);
-    put_u32(rec + 4 + (size_t)n * META_BYTES, (uint32_t)len);
-    memcpy(rec + 8 + (size_t)n * META_BYTES, xml, len);
+    struct pending *p = malloc(sizeof *p + total);
+    if (!p) return -1;
+    p->next = NULL;
+    p->len = (uint32_t)total;
+    put_u32(p->rec, n);
+    for (uint32_t i = 0; i < n; i++) meta_encode(&metas[i], p->rec + 4 + (size_t)i * META_BYTES);
+    put_u32(p->rec + 4 + (size_t)n * META_BYTES, (uint32_t)len);
+    memcpy(p->rec + 8 + (size_t)n * META_BYTES, xml, len);
     int rc = 0;
     pthread_mutex_lock(&in->mu);
-    ortak_time_ns now = srv_now();
-    if (now < in->last_ts) now = in->last_ts;
-    in->last_ts = now;
-    uint64_t seq;
-    if (ortak_journal_append(in->j, now, rec, (uint32_t)total, &seq) != ORTAK_OK) rc = -1;
     for (uint32_t i = 0; rc == 0 && i < n; i++) rc = insert(in, &metas[i], xml, len);
-    in->dirty = true;
+    *in->pending_tail = p;
+    in->pending_tail = &p->next;
     pthread_mutex_unlock(&in->mu);
-    free(rec);
     return rc;
 }
 
 void inbound_sync(struct inbound *in) {
     pthread_mutex_lock(&in->mu);
-    if (in->dirty) ortak_journal_sync(in->j);
-    in->dirty = false;
+    struct pending *p = in->pending;
+    in->pending = NULL;
+    in->pending_tail = &in->pending;
     pthread_mutex_unlock(&in->mu);
+    if (!p) return;
+    while (p) {
+        struct pending *next = p->next;
+        ortak_time_ns now = srv_now();
+        if (now < in->last_ts) now = in->last_ts;
+        in->last_ts = now;
+        uint64_t seq;
+        ortak_rc rc = ortak_journal_append(in->j, now, p->rec, p->len, &seq);
+        ORTAK_ASSERT(rc == ORTAK_OK); /* its size was checked when it was added */
+        free(p);
+        p = next;
+    }
+    ortak_journal_sync(in->j);
 }
 
 bool inbound_get(struct inbound *in, ortak_u128 payment_id, struct inbound_meta *meta, char **xml, size_t *len) {

@@ -302,10 +302,13 @@ static void shutdown_server(struct server *s) {
     atomic_store(&s->ready, false);
     srv_http_quiesce(s);
     outbox_wake_all(s->outbox);
-    srv_http_stop(s); /* joins the connection threads: requests in flight have their answers */
+    /* requests waiting for the journal get their results (the sequencer still runs), long polls their answers */
+    for (int i = 0; i < 10000 && atomic_load(&s->suspended) > 0; i++) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    srv_http_stop(s); /* joins the network threads: requests in flight have their answers */
     struct ortak_engine *e;
     struct ortak_journal *j;
     ortak_sequencer_stop(s->seq, &e, &j);
+    inbound_sync(s->inbound);
     struct ortak_journal_head head;
     ortak_journal_head_get(j, &head);
     outbox_sync(s->outbox);

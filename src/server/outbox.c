@@ -35,7 +35,7 @@ struct box {
 struct outbox {
     struct server *srv;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* a message arrived */
+    struct outbox_waiter *waiters; /* long polls, resumed when their participant has a message or at deadline */
     struct ortak_journal *j;
     ortak_time_ns last_ts;
     uint64_t batch_seq; /* the last engine journal record whose messages are held */
@@ -236,11 +236,6 @@ int outbox_open(struct server *s, const char *dir, struct outbox **out, char *er
     o->srv = s;
     o->nboxes = 256;
     pthread_mutex_init(&o->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&o->cv, &ca);
-    pthread_condattr_destroy(&ca);
     struct ortak_journal_options opt = {.create = true};
     struct ortak_journal_problem problem;
     if (ortak_journal_open(dir, &opt, 0, load_record, o, &o->j, &problem) != ORTAK_OK) {
@@ -260,9 +255,24 @@ void outbox_close(struct outbox *o) {
     free(o->boxes);
     free(o->batch);
     free(o->rec);
-    pthread_cond_destroy(&o->cv);
     pthread_mutex_destroy(&o->mu);
     free(o);
+}
+
+/* Resumes the long polls that have a message now, or whose deadline is past `now_ns` (when not 0), or all. Called
+ * with the mutex held. */
+static void wake(struct outbox *o, bool all, uint64_t now_ns) {
+    struct outbox_waiter **p = &o->waiters;
+    while (*p) {
+        struct outbox_waiter *w = *p;
+        struct box *b = box_get(o, w->bic, false);
+        if (all || (b && b->next_seq - 1 > w->after) || (now_ns && now_ns >= w->deadline_ns)) {
+            *p = w->next;
+            srv_resume(w->r);
+        } else {
+            p = &w->next;
+        }
+    }
 }
 
 /* ---- from events ------------------------------------------------------------------------------------------- */
@@ -419,7 +429,7 @@ void outbox_on_events(struct outbox *o, const struct ortak_engine *e, uint64_t s
         o->pending_total++;
         if (m->type == OUTBOX_PACS002 || m->type == OUTBOX_FORWARD) inbound_ref(o->srv->inbound, m->payment_id, 1);
     }
-    pthread_cond_broadcast(&o->cv);
+    wake(o, false, 0);
     pthread_mutex_unlock(&o->mu);
 }
 
@@ -439,31 +449,35 @@ void outbox_sync(struct outbox *o) {
 /* ---- participants' side -------------------------------------------------------------------------------------- */
 
 uint32_t outbox_fetch(struct outbox *o, const char *bic, uint64_t after, struct outbox_msg *out, uint32_t max,
-                      uint32_t wait_ms, uint64_t *acked, uint64_t *last) {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+                      uint64_t *acked, uint64_t *last) {
     uint32_t n = 0;
     pthread_mutex_lock(&o->mu);
-    for (;;) {
-        struct box *b = box_get(o, bic, false);
-        *acked = b ? b->acked : 0;
-        *last = b ? b->next_seq - 1 : 0;
-        if (b) {
-            for (uint32_t i = 0; i < b->count && n < max; i++) {
-                if (b->msgs[b->start + i].seq > after) out[n++] = b->msgs[b->start + i];
-            }
-        }
-        if (n || wait_ms == 0 || atomic_load(&o->srv->stopping)) break;
-        if (pthread_cond_timedwait(&o->cv, &o->mu, &until) == ETIMEDOUT) wait_ms = 0;
+    struct box *b = box_get(o, bic, false);
+    *acked = b ? b->acked : 0;
+    *last = b ? b->next_seq - 1 : 0;
+    for (uint32_t i = 0; b && i < b->count && n < max; i++) {
+        if (b->msgs[b->start + i].seq > after) out[n++] = b->msgs[b->start + i];
     }
     pthread_mutex_unlock(&o->mu);
     return n;
+}
+
+bool outbox_wait(struct outbox *o, struct outbox_waiter *w) {
+    pthread_mutex_lock(&o->mu);
+    struct box *b = box_get(o, w->bic, false);
+    bool waits = !(b && b->next_seq - 1 > w->after) && !atomic_load(&o->srv->stopping);
+    if (waits) {
+        w->next = o->waiters;
+        o->waiters = w;
+    }
+    pthread_mutex_unlock(&o->mu);
+    return waits;
+}
+
+void outbox_expire(struct outbox *o, uint64_t now_ns) {
+    pthread_mutex_lock(&o->mu);
+    wake(o, false, now_ns);
+    pthread_mutex_unlock(&o->mu);
 }
 
 int outbox_ack(struct outbox *o, const char *bic, uint64_t seq) {
@@ -507,6 +521,6 @@ uint64_t outbox_pending_total(struct outbox *o) {
 
 void outbox_wake_all(struct outbox *o) {
     pthread_mutex_lock(&o->mu);
-    pthread_cond_broadcast(&o->cv);
+    wake(o, true, 0);
     pthread_mutex_unlock(&o->mu);
 }

@@ -57,7 +57,7 @@ struct srv_config {
     char operator_bic[12];
     char operator_name[ORTAK_NAME_LEN_LIMIT + 1];
     bool demo, tls;
-    uint32_t connections_max, connection_timeout_s;
+    uint32_t connections_max, connection_timeout_s, threads;
     char log_level[8];
 
     char tls_cert[SRV_PATH_MAX], tls_key[SRV_PATH_MAX], tls_client_ca[SRV_PATH_MAX];
@@ -125,6 +125,7 @@ struct server {
     char journal_dir[SRV_PATH_MAX + 16];
     atomic_bool ready, stopping;
     atomic_int connections;
+    atomic_int suspended; /* requests waiting without a thread: shutdown waits for them */
     atomic_uint_fast64_t connections_refused;
     atomic_uint_fast64_t connections_cut; /* too slow to send a request */
     /* changes whenever a participant is admitted or changes status: identities cached by connections expire */
@@ -143,6 +144,9 @@ uint64_t srv_submit(struct server *s, struct ortak_cmd *cmds, uint32_t n, struct
 
 /* The calling thread's ISO 20022 reader (opened on first use, closed when the thread ends); NULL: no memory. */
 struct ortak_iso_reader *srv_reader(struct server *s);
+
+/* The monotonic clock, in ns (deadlines). */
+uint64_t srv_mono_ns(void);
 
 /* Engine time now: the clock the sequencer stamps batches with. */
 ortak_time_ns srv_now(void);
@@ -180,7 +184,24 @@ struct req {
     const char *content_type;
     const char *error_code; /* the stable code of a refusal, for metrics */
     bool replayed;          /* answered from an idempotency key's first response */
+    /* an endpoint that waits without holding its thread (srv_submit_async, srv_suspend) sets `resume`, which
+       answers when the request is resumed; `state` is the endpoint's (one malloc'd block, freed with the request) */
+    void (*resume)(struct req *r);
+    void *state;
+    bool suspended;
+    /* the server's own */
+    int route;
+    uint8_t idem_hash[32];
+    char segbuf[1024];
 };
+
+/* Submits commands without holding the connection's thread: the request is suspended until they are durable and
+ * applied (or refused: the results say so), then r->resume runs. Set r->resume first; `cmds` and `results` must
+ * live in r->state. */
+void srv_submit_async(struct req *r, struct ortak_cmd *cmds, uint32_t n, struct ortak_result *results);
+/* Suspends the request until srv_resume (from any thread); then r->resume runs. Set r->resume first. */
+void srv_suspend(struct req *r);
+void srv_resume(struct req *r);
 
 /* A query parameter, or NULL. */
 const char *req_query(struct req *r, const char *name);
@@ -359,15 +380,26 @@ void outbox_on_events(struct outbox *o, const struct ortak_engine *e, uint64_t s
 uint64_t outbox_batch_seq(struct outbox *o);
 /* Makes everything appended durable. */
 void outbox_sync(struct outbox *o);
-/* Messages of `bic` with seq > after, at most max; waits up to wait_ms for one when there is none. */
+/* Messages of `bic` with seq > after, at most max. */
 uint32_t outbox_fetch(struct outbox *o, const char *bic, uint64_t after, struct outbox_msg *out, uint32_t max,
-                      uint32_t wait_ms, uint64_t *acked, uint64_t *last);
+                      uint64_t *acked, uint64_t *last);
+/* A long poll: its request (suspended) is resumed when `bic` has a message after `after`, at the deadline
+ * (monotonic ns, checked every second: outbox_expire) or at shutdown (outbox_wake_all). */
+struct outbox_waiter {
+    struct req *r;
+    char bic[12];
+    uint64_t after, deadline_ns;
+    struct outbox_waiter *next;
+};
+/* Registers `w`; false (nothing registered) when a message is there already or the server is stopping. */
+bool outbox_wait(struct outbox *o, struct outbox_waiter *w);
+void outbox_expire(struct outbox *o, uint64_t now_ns);
 /* Acknowledges up to seq (durable). Returns 0, or -1 when seq is beyond the last message. */
 int outbox_ack(struct outbox *o, const char *bic, uint64_t seq);
 /* Messages not yet acknowledged: of one participant, and of all. */
 uint64_t outbox_pending(struct outbox *o, const char *bic);
 uint64_t outbox_pending_total(struct outbox *o);
-/* Wakes every long poll (shutdown). */
+/* Resumes every long poll (shutdown). */
 void outbox_wake_all(struct outbox *o);
 /* The XML of a message (malloc'd), written now. NULL when it cannot be written (logged). */
 char *outbox_render(struct server *s, const struct outbox_msg *m, size_t *len);
