@@ -188,7 +188,8 @@ ortak_rc ortak_recover(const char *dir, const struct ortak_config *cfg, const st
 /* ---- the sequencer: group commit between callers, the journal and the engine ------------------------------ */
 
 struct ortak_sequencer_options {
-    /* Time to wait for more batches before a sync when a group is small; 0: sync at once. */
+    /* Under concurrent load (the last group held more than one submission), how long the journal thread may wait
+       for as many submissions as the last group held before it writes and syncs; 0: never wait. */
     uint32_t group_delay_us;
     /* Batches between snapshots; 0: never. Snapshots go to the journal's directory. */
     uint64_t snapshot_every;

@@ -65,6 +65,8 @@ struct ortak_sequencer {
     ortak_time_ns last_ts;
     uint64_t batches_applied;
     struct ortak_sequencer_stats stats; /* guarded by mu */
+    uint32_t queued;                    /* submissions in the queue */
+    uint32_t last_group;                /* submissions the last group took */
 };
 
 static ortak_time_ns real_clock(void *ctx) {
@@ -90,6 +92,7 @@ static void batch_fill(struct ortak_sequencer *s, struct slot *sl) {
     while (s->queue_head && sl->n + s->queue_head->n <= s->batch_max) {
         struct submission *sub = s->queue_head;
         s->queue_head = sub->next;
+        s->queued--;
         if (!s->queue_head) s->queue_tail = NULL;
         sub->next = NULL;
         memcpy(sl->cmds + sl->n, sub->cmds, sub->n * sizeof *sub->cmds);
@@ -129,15 +132,19 @@ static void *journal_main(void *arg) {
     for (;;) {
         while (!s->queue_head && !s->stopping) pthread_cond_wait(&s->work_cv, &s->mu);
         if (!s->queue_head) break;
-        if (s->opt.group_delay_us) {
-            /* A short wait lets more callers join this group; bounded so latency stays bounded. */
+        if (s->opt.group_delay_us && s->last_group > 1) {
+            /* Under concurrent load, a short wait lets as many callers join this group as joined the last one;
+               bounded so latency stays bounded. A lone caller (last group of one) is never kept waiting. */
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_nsec += (long)s->opt.group_delay_us * 1000;
             until.tv_sec += until.tv_nsec / 1000000000;
             until.tv_nsec %= 1000000000;
-            pthread_cond_timedwait(&s->work_cv, &s->mu, &until);
+            while (s->queued < s->last_group && !s->stopping &&
+                   pthread_cond_timedwait(&s->work_cv, &s->mu, &until) != ETIMEDOUT)
+                continue;
         }
+        s->last_group = s->queued;
         /* Journal every batch that fits in the free slots, then one sync for all of them. */
         uint32_t first = s->slot_filled, filled = first;
         while (s->queue_head) {
@@ -240,6 +247,7 @@ static void enqueue(struct ortak_sequencer *s, struct submission *sub) {
     else
         s->queue_head = sub;
     s->queue_tail = sub;
+    s->queued++;
     pthread_cond_signal(&s->work_cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -286,8 +294,7 @@ void ortak_sequencer_read_end(struct ortak_sequencer *s) { pthread_mutex_unlock(
 void ortak_sequencer_stats_get(struct ortak_sequencer *s, struct ortak_sequencer_stats *out) {
     pthread_mutex_lock(&s->mu);
     *out = s->stats;
-    out->queued = 0;
-    for (const struct submission *sub = s->queue_head; sub; sub = sub->next) out->queued++;
+    out->queued = s->queued;
     pthread_mutex_unlock(&s->mu);
 }
 

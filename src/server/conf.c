@@ -35,6 +35,7 @@ void srv_config_init(struct srv_config *c) {
     c->outbox_max = 1000000;
     c->long_poll_max_s = 60;
     c->msg_ids_max = 1000000;
+    c->group_delay_us = 1000;
     c->snapshot_every = 10000;
     c->snapshots_keep = 3;
 }

@@ -630,7 +630,8 @@ static void *sweeper_main(void *arg) {
         uint64_t now = srv_mono_ns();
         outbox_expire(s->outbox, now);
         for (struct conn_ctx *cc = conns.head; cc; cc = cc->next) {
-            if (cc->fd < 0 || atomic_load(&cc->in_handler) || now - atomic_load(&cc->last_done_ns) <= limit) continue;
+            /* last_done_ns may be later than `now` (an answer sent meanwhile): compare without subtracting */
+            if (cc->fd < 0 || atomic_load(&cc->in_handler) || atomic_load(&cc->last_done_ns) + limit >= now) continue;
             shutdown(cc->fd, SHUT_RDWR);
             cc->fd = -1;
             atomic_fetch_add(&s->connections_cut, 1);
