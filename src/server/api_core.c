@@ -31,6 +31,31 @@ ortak_rc api_submit1(struct req *r, struct ortak_cmd *cmd, struct ortak_result *
     return res->rc;
 }
 
+/* Adds an account's queued payments, of every priority, to *count and *value; false when it has no queue. */
+static bool queue_add(const struct ortak_engine *e, ortak_u128 account, uint64_t *count, ortak_i128 *value) {
+    struct ortak_queue_info q;
+    uint32_t n;
+    if (ortak_settle_queue(ortak_engine_settle(e), account, NULL, 0, &n, &q) != ORTAK_OK) return false;
+    for (int p = 0; p < ORTAK_PRIORITIES; p++) {
+        *count += q.count[p];
+        *value += q.value[p];
+    }
+    return true;
+}
+
+void api_currency_totals(const struct ortak_engine *e, const char *currency, struct api_totals *t) {
+    const struct ortak_ledger *l = ortak_engine_ledger(e);
+    memset(t, 0, sizeof *t);
+    uint32_t na = ortak_ledger_account_count(l);
+    for (uint32_t i = 0; i < na; i++) {
+        struct ortak_account_info a;
+        ortak_ledger_account_at(l, i, &a);
+        if (a.kind != ORTAK_ACCOUNT_SETTLEMENT || strcmp(a.currency, currency) != 0) continue;
+        t->liquidity += a.balance;
+        queue_add(e, a.id, &t->queued, &t->queued_value);
+    }
+}
+
 json_t *api_account_json(const struct ortak_engine *e, const struct ortak_account_info *a) {
     uint8_t mu = srv_minor_units(e, a->currency);
     json_t *o = json_pack("{s:o, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", json_id(a->id), "bic",
@@ -45,18 +70,11 @@ json_t *api_account_json(const struct ortak_engine *e, const struct ortak_accoun
         json_object_set_new(o, "net_cap", json_amount(cap, mu));
         json_object_set_new(o, "net_debit", json_amount(net, mu));
     }
-    struct ortak_queue_info q;
-    uint32_t n;
-    if (o && ortak_settle_queue(ortak_engine_settle(e), a->id, NULL, 0, &n, &q) == ORTAK_OK) {
-        uint32_t count = 0;
-        ortak_i128 value = 0;
-        for (int p = 0; p < ORTAK_PRIORITIES; p++) {
-            count += q.count[p];
-            value += q.value[p];
-        }
+    uint64_t count = 0;
+    ortak_i128 value = 0;
+    if (o && queue_add(e, a->id, &count, &value))
         json_object_set_new(o, "queued",
-                            json_pack("{s:i, s:o}", "count", (json_int_t)count, "value", json_amount(value, mu)));
-    }
+                            json_pack("{s:I, s:o}", "count", (json_int_t)count, "value", json_amount(value, mu)));
     return o;
 }
 

@@ -386,29 +386,16 @@ static json_t *queues_json(struct server *s, const char *only) {
     json_t *o = json_object();
     const struct ortak_engine *e = srv_read_begin(s);
     const struct ortak_ledger *l = ortak_engine_ledger(e);
-    uint32_t nc = ortak_ledger_currency_count(l), na = ortak_ledger_account_count(l);
+    uint32_t nc = ortak_ledger_currency_count(l);
     for (uint32_t c = 0; c < nc; c++) {
         struct ortak_currency_info ci;
         ortak_ledger_currency_at(l, c, &ci);
         if (only && only[0] && strcmp(only, ci.code) != 0) continue;
-        uint64_t count = 0;
-        ortak_i128 value = 0;
-        for (uint32_t i = 0; i < na; i++) {
-            struct ortak_account_info a;
-            struct ortak_queue_info q;
-            uint32_t n;
-            ortak_ledger_account_at(l, i, &a);
-            if (strcmp(a.currency, ci.code) != 0 ||
-                ortak_settle_queue(ortak_engine_settle(e), a.id, NULL, 0, &n, &q) != ORTAK_OK)
-                continue;
-            for (int p = 0; p < ORTAK_PRIORITIES; p++) {
-                count += q.count[p];
-                value += q.value[p];
-            }
-        }
-        json_object_set_new(
-            o, ci.code,
-            json_pack("{s:I, s:o}", "count", (json_int_t)count, "value", json_amount(value, ci.minor_units)));
+        struct api_totals t;
+        api_currency_totals(e, ci.code, &t);
+        json_object_set_new(o, ci.code,
+                            json_pack("{s:I, s:o}", "count", (json_int_t)t.queued, "value",
+                                      json_amount(t.queued_value, ci.minor_units)));
     }
     srv_read_end(s);
     return o;

@@ -255,17 +255,13 @@ bool inbound_get(struct inbound *in, ortak_u128 payment_id, struct inbound_meta 
     return ok;
 }
 
-void inbound_forget(struct inbound *in, ortak_u128 payment_id) {
-    pthread_mutex_lock(&in->mu);
-    struct inbound_entry **p = find(in, payment_id);
-    if (*p) {
-        struct inbound_entry *e = *p;
-        *p = e->next;
-        free(e->xml);
-        free(e);
-        in->count--;
-    }
-    pthread_mutex_unlock(&in->mu);
+/* Unlinks and frees the entry *p points to. Called with the mutex held. */
+static void drop(struct inbound *in, struct inbound_entry **p) {
+    struct inbound_entry *e = *p;
+    *p = e->next;
+    free(e->xml);
+    free(e);
+    in->count--;
 }
 
 void inbound_ref(struct inbound *in, ortak_u128 payment_id, int delta) {
@@ -274,12 +270,7 @@ void inbound_ref(struct inbound *in, ortak_u128 payment_id, int delta) {
     if (e && delta > 0) e->refs += (uint32_t)delta;
     if (e && delta < 0) {
         e->refs = e->refs > (uint32_t)-delta ? e->refs - (uint32_t)-delta : 0;
-        if (e->refs == 0) {
-            *p = e->next;
-            free(e->xml);
-            free(e);
-            in->count--;
-        }
+        if (e->refs == 0) drop(in, p);
     }
     pthread_mutex_unlock(&in->mu);
 }
@@ -290,14 +281,10 @@ void inbound_prune(struct inbound *in, bool (*ended)(void *ctx, ortak_u128 payme
         struct inbound_entry **p = &in->buckets[i];
         while (*p) {
             struct inbound_entry *e = *p;
-            if (e->refs == 0 && ended(ctx, e->meta.payment_id)) {
-                *p = e->next;
-                free(e->xml);
-                free(e);
-                in->count--;
-            } else {
+            if (e->refs == 0 && ended(ctx, e->meta.payment_id))
+                drop(in, p);
+            else
                 p = &e->next;
-            }
         }
     }
     pthread_mutex_unlock(&in->mu);

@@ -154,42 +154,31 @@ static void journal_text(struct server *s, struct text *t) {
     put(t, "# TYPE ortak_inbound_messages gauge\nortak_inbound_messages %u\n", inbound_count(s->inbound));
 }
 
-/* Liquidity (settlement accounts' balances) and queues, per currency. */
+/* Liquidity (settlement accounts' balances) and queues, per currency: each family's samples together. */
 static void engine_text(struct server *s, struct text *t) {
+    struct ortak_currency_info ci[ORTAK_CURRENCIES_LIMIT];
+    struct api_totals tot[ORTAK_CURRENCIES_LIMIT];
     const struct ortak_engine *e = srv_read_begin(s);
     const struct ortak_ledger *l = ortak_engine_ledger(e);
-    const struct ortak_settle *st = ortak_engine_settle(e);
-    uint32_t nc = ortak_ledger_currency_count(l);
+    uint32_t nc = ortak_ledger_currency_count(l), payments = ortak_settle_payment_count(ortak_engine_settle(e));
+    for (uint32_t c = 0; c < nc; c++) {
+        ortak_ledger_currency_at(l, c, &ci[c]);
+        api_currency_totals(e, ci[c].code, &tot[c]);
+    }
+    srv_read_end(s);
+    char v[41];
     put(t, "# HELP ortak_liquidity Sum of settlement account balances, in minor units.\n"
            "# TYPE ortak_liquidity gauge\n");
+    for (uint32_t c = 0; c < nc; c++)
+        put(t, "ortak_liquidity{currency=\"%s\"} %s\n", ci[c].code, ortak_i128_dec(tot[c].liquidity, v));
     put(t, "# HELP ortak_queued_payments Payments waiting in queues.\n# TYPE ortak_queued_payments gauge\n");
-    for (uint32_t c = 0; c < nc; c++) {
-        struct ortak_currency_info ci;
-        ortak_ledger_currency_at(l, c, &ci);
-        ortak_i128 liquidity = 0, queued_value = 0;
-        uint64_t queued = 0;
-        uint32_t na = ortak_ledger_account_count(l);
-        for (uint32_t i = 0; i < na; i++) {
-            struct ortak_account_info a;
-            ortak_ledger_account_at(l, i, &a);
-            if (a.kind != ORTAK_ACCOUNT_SETTLEMENT || strcmp(a.currency, ci.code) != 0) continue;
-            liquidity += a.balance;
-            struct ortak_queue_info q;
-            uint32_t n;
-            if (ortak_settle_queue(st, a.id, NULL, 0, &n, &q) == ORTAK_OK) {
-                for (int p = 0; p < ORTAK_PRIORITIES; p++) {
-                    queued += q.count[p];
-                    queued_value += q.value[p];
-                }
-            }
-        }
-        char v[41], qv[41];
-        put(t, "ortak_liquidity{currency=\"%s\"} %s\n", ci.code, ortak_i128_dec(liquidity, v));
-        put(t, "ortak_queued_payments{currency=\"%s\"} %llu\n", ci.code, (unsigned long long)queued);
-        put(t, "ortak_queued_value{currency=\"%s\"} %s\n", ci.code, ortak_i128_dec(queued_value, qv));
-    }
-    put(t, "# TYPE ortak_payments gauge\nortak_payments %u\n", ortak_settle_payment_count(st));
-    srv_read_end(s);
+    for (uint32_t c = 0; c < nc; c++)
+        put(t, "ortak_queued_payments{currency=\"%s\"} %llu\n", ci[c].code, (unsigned long long)tot[c].queued);
+    put(t, "# HELP ortak_queued_value Value of the payments waiting in queues, in minor units.\n"
+           "# TYPE ortak_queued_value gauge\n");
+    for (uint32_t c = 0; c < nc; c++)
+        put(t, "ortak_queued_value{currency=\"%s\"} %s\n", ci[c].code, ortak_i128_dec(tot[c].queued_value, v));
+    put(t, "# TYPE ortak_payments gauge\nortak_payments %u\n", payments);
 }
 
 char *metrics_render(struct server *s, size_t *len) {

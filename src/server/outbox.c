@@ -433,13 +433,6 @@ void outbox_on_events(struct outbox *o, const struct ortak_engine *e, uint64_t s
     pthread_mutex_unlock(&o->mu);
 }
 
-uint64_t outbox_batch_seq(struct outbox *o) {
-    pthread_mutex_lock(&o->mu);
-    uint64_t s = o->batch_seq;
-    pthread_mutex_unlock(&o->mu);
-    return s;
-}
-
 void outbox_sync(struct outbox *o) {
     pthread_mutex_lock(&o->mu);
     ortak_journal_sync(o->j);

@@ -258,6 +258,13 @@ bool api_may_read_payment(const struct req *r, const struct ortak_engine *e, con
 json_t *api_payment_json(const struct ortak_engine *e, const struct ortak_payment_info *p);
 /* A query parameter that is an integer in [min, max]: absent leaves *out; else replies 400 and returns false. */
 bool api_query_u64(struct req *r, const char *name, uint64_t min, uint64_t max, uint64_t *out);
+/* A currency's settlement accounts: the sum of their balances, and the payments queued on them. */
+struct api_totals {
+    ortak_i128 liquidity;
+    uint64_t queued;
+    ortak_i128 queued_value;
+};
+void api_currency_totals(const struct ortak_engine *e, const char *currency, struct api_totals *t);
 ortak_rc api_submit1(struct req *r, struct ortak_cmd *cmd, struct ortak_result *res);
 
 /* Endpoints of api_core.c and api_pay.c, named in the route table of api_ops.c. */
@@ -341,8 +348,6 @@ int inbound_add(struct inbound *in, const struct inbound_meta *metas, uint32_t n
 void inbound_sync(struct inbound *in);
 /* Finds a payment's message: copies the metadata and, when `xml` is not NULL, a malloc'd copy of the message. */
 bool inbound_get(struct inbound *in, ortak_u128 payment_id, struct inbound_meta *meta, char **xml, size_t *len);
-/* Forgets payments the engine does not hold, or that ended and whose messages are all acknowledged. */
-void inbound_forget(struct inbound *in, ortak_u128 payment_id);
 /* Messages in outboxes that need a payment's inbound message: counted up when made, down when acknowledged; at
  * zero after a count down, the payment's message is forgotten. */
 void inbound_ref(struct inbound *in, ortak_u128 payment_id, int delta);
@@ -376,8 +381,6 @@ void outbox_close(struct outbox *o);
 /* The engine thread's events of journal record `seq` (live and replayed); engine read under its lock. */
 void outbox_on_events(struct outbox *o, const struct ortak_engine *e, uint64_t seq, const struct ortak_event *ev,
                       uint32_t n);
-/* The last journal record whose messages the outbox holds. */
-uint64_t outbox_batch_seq(struct outbox *o);
 /* Makes everything appended durable. */
 void outbox_sync(struct outbox *o);
 /* Messages of `bic` with seq > after, at most max. */
