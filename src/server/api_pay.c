@@ -487,6 +487,10 @@ static void iso_durable(struct req *r) {
         if (x->rc != ORTAK_OK) {
             snprintf(x->reason, sizeof x->reason, "%s", ortak_rc_iso_reason(x->rc));
             snprintf(x->text, sizeof x->text, "%s", ortak_rc_str(x->rc));
+            struct ortak_transfer_info t;
+            if (ortak_settle_payment_get(ortak_engine_settle(e), x->id, &p) != ORTAK_OK &&
+                ortak_ledger_transfer_get(ortak_engine_ledger(e), x->id, &t) != ORTAK_OK)
+                inbound_ref(r->srv->inbound, x->id, -1); /* refused unrecorded: no message will quote it */
         }
     }
     srv_read_end(r->srv);

@@ -172,7 +172,7 @@ static bool box_push(struct box *b, const struct outbox_msg *m) {
 static void box_ack(struct outbox *o, struct box *b, uint64_t seq) {
     while (b->count && b->msgs[b->start].seq <= seq) {
         const struct outbox_msg *m = &b->msgs[b->start];
-        if (m->type == OUTBOX_PACS002 || m->type == OUTBOX_FORWARD) inbound_ref(o->srv->inbound, m->payment_id, -1);
+        inbound_ref(o->srv->inbound, m->payment_id, -1);
         b->start++;
         b->count--;
         o->pending_total--;
@@ -208,12 +208,12 @@ static int load_record(void *ctx, const struct ortak_journal_record *rec, char *
             msg_decode(p + 13 + (size_t)i * MSG_BYTES, &m);
             struct box *b = box_get(o, m.recipient, true);
             if (!b) goto nomem;
-            if (m.seq <= b->acked) continue;
             if (m.seq != b->next_seq) goto bad;
-            if (!box_push(b, &m)) goto nomem;
             b->next_seq++;
+            if (m.seq <= b->acked) continue;
+            if (!box_push(b, &m)) goto nomem;
             o->pending_total++;
-            if (m.type == OUTBOX_PACS002 || m.type == OUTBOX_FORWARD) inbound_ref(o->srv->inbound, m.payment_id, 1);
+            inbound_ref(o->srv->inbound, m.payment_id, 1);
         }
         o->batch_seq = batch_seq;
         return 0;
@@ -427,7 +427,7 @@ void outbox_on_events(struct outbox *o, const struct ortak_engine *e, uint64_t s
             exit(ORTAK_EXIT_IO);
         }
         o->pending_total++;
-        if (m->type == OUTBOX_PACS002 || m->type == OUTBOX_FORWARD) inbound_ref(o->srv->inbound, m->payment_id, 1);
+        inbound_ref(o->srv->inbound, m->payment_id, 1);
     }
     wake(o, false, 0);
     pthread_mutex_unlock(&o->mu);

@@ -348,8 +348,8 @@ int inbound_add(struct inbound *in, const struct inbound_meta *metas, uint32_t n
 void inbound_sync(struct inbound *in);
 /* Finds a payment's message: copies the metadata and, when `xml` is not NULL, a malloc'd copy of the message. */
 bool inbound_get(struct inbound *in, ortak_u128 payment_id, struct inbound_meta *meta, char **xml, size_t *len);
-/* Messages in outboxes that need a payment's inbound message: counted up when made, down when acknowledged; at
- * zero after a count down, the payment's message is forgotten. */
+/* Outbox messages about a payment (whose XML quotes its inbound message): counted up when made, down when
+ * acknowledged; at zero after a count down, the payment's message is forgotten. No-op for other payments. */
 void inbound_ref(struct inbound *in, ortak_u128 payment_id, int delta);
 /* Forgets every message that no outbox message needs and whose payments `ended` says are over (or unknown). */
 void inbound_prune(struct inbound *in, bool (*ended)(void *ctx, ortak_u128 payment_id), void *ctx);
