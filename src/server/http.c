@@ -240,8 +240,7 @@ static bool authenticate(struct req *r, struct conn_ctx *cc) {
         else
             reply_error(r, 401, "unauthenticated", NULL, "present a client certificate%s",
                         s->cfg.demo ? " or a bearer token" : "");
-        ortak_log_info("server", "refused %s %s: %s", r->method, r->path, r->error_code);
-        return false;
+        return false; /* logged and counted with every other refusal (finish) */
     }
     uint64_t epoch = atomic_load(&s->participants_epoch);
     if (cc->epoch != epoch + 1 || strcmp(cc->who.bic, bic) != 0) { /* epoch + 1: 0 means nothing cached */

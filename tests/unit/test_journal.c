@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <nettle/sha2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1869,6 +1870,28 @@ static void *chain_worker_main(void *arg) {
     return NULL;
 }
 
+enum { ASYNC_SUBS = 10 };
+
+struct async_seen {
+    atomic_uint calls, zero_seqs;
+    atomic_ullong last_seq;
+    atomic_bool ordered_set, ordered;
+};
+
+static void async_done(void *ctx, uint64_t seq) {
+    struct async_seen *as = ctx;
+    if (seq == 0) {
+        atomic_fetch_add(&as->zero_seqs, 1);
+    } else {
+        /* sequence numbers never go backwards from one completion to the next */
+        bool first = !atomic_exchange(&as->ordered_set, true);
+        if (first) atomic_store(&as->ordered, true);
+        if (seq < atomic_load(&as->last_seq)) atomic_store(&as->ordered, false);
+        atomic_store(&as->last_seq, seq);
+    }
+    atomic_fetch_add(&as->calls, 1);
+}
+
 static void test_sequencer_api(void **state) {
     struct fx *f = *state;
     struct ortak_config cfg;
@@ -1913,13 +1936,35 @@ static void test_sequencer_api(void **state) {
         assert_int_equal(pthread_join(tid[t], NULL), 0);
         assert_int_equal(cw[t].failures, 0);
     }
+    /* Asynchronous submissions: each `done` once, on the engine thread, after its results and timestamps. */
+    static struct ortak_cmd acmds[ASYNC_SUBS];
+    static struct ortak_result ares[ASYNC_SUBS];
+    struct async_seen as = {0};
+    for (uint32_t i = 0; i < ASYNC_SUBS; i++) {
+        acmds[i] = tu_transfer(0, ORTAK_U128(9, i + 1), 2, 3, 1, 0);
+        ares[i].rc = UINT32_MAX;
+        assert_int_equal(ortak_sequencer_submit_async(s, &acmds[i], 1, &ares[i], async_done, &as), ORTAK_OK);
+    }
+    for (int spins = 0; atomic_load(&as.calls) < ASYNC_SUBS && spins < 10000; spins++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    assert_int_equal(atomic_load(&as.calls), ASYNC_SUBS);
+    assert_true(atomic_load(&as.ordered));
+    for (uint32_t i = 0; i < ASYNC_SUBS; i++) {
+        assert_int_equal(ares[i].rc, ORTAK_OK);
+        assert_true(acmds[i].timestamp >= T0);
+    }
+    assert_int_equal(ortak_sequencer_submit_async(s, acmds, 65, ares, async_done, &as), ORTAK_BATCH_TOO_LARGE);
+    assert_int_equal(ortak_sequencer_submit_async(s, acmds, 0, ares, async_done, &as), ORTAK_OK);
+    assert_int_equal(atomic_load(&as.calls), ASYNC_SUBS + 1); /* nothing to submit: done at once, seq 0 */
+    assert_int_equal(atomic_load(&as.zero_seqs), 1);
+
     ortak_sequencer_stop(s, &e, &j);
     struct ortak_journal_head h;
     ortak_journal_head_get(j, &h);
     assert_true(es.in_order);
     assert_int_equal(es.calls, h.seq);
     assert_int_equal(es.last_seq, h.seq);
-    assert_int_equal(es.posted, BANKS + 64 + 25);
+    assert_int_equal(es.posted, BANKS + 64 + 25 + ASYNC_SUBS);
     ortak_journal_close(j);
     ortak_engine_close(e);
 }
