@@ -527,6 +527,7 @@ static void iso_map_all(struct req *r, struct iso_state *st, const struct ortak_
             memcpy(mt->instr_id, tx[i].instr_id, sizeof mt->instr_id);
             memcpy(mt->end_to_end_id, tx[i].end_to_end_id, sizeof mt->end_to_end_id);
             memcpy(mt->tx_id, tx[i].tx_id, sizeof mt->tx_id);
+            memcpy(mt->sender, r->who.bic, sizeof mt->sender);
             x->id = mt->payment_id;
         }
         if (x->rc != ORTAK_OK && !x->reason[0]) snprintf(x->reason, sizeof x->reason, "%s", ortak_rc_iso_reason(x->rc));

@@ -11,7 +11,8 @@
  *
  * On disk: a journal of its own (the file journal's format, docs/formats/journal.md), one record per message:
  *   u32 n; n times { u128 payment id (16 bytes, little-endian), u8 message type, 4 x 36 bytes: MsgId, InstrId,
- *   EndToEndId, TxId (NUL-padded) }; u32 length; the message as received.
+ *   EndToEndId, TxId, then 12 bytes: the sender's BIC (NUL-padded) }; u32 length; the message as received.
+ * Reading it back also tells the caller every (sender, MsgId) accepted, so duplicates stay refused across restarts.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -42,11 +43,13 @@ struct inbound {
     /* records not yet in the journal: the journal is the syncing thread's alone, so that adding a message never
        waits for a sync */
     struct pending *pending, **pending_tail;
+    void (*seen)(void *ctx, const char *sender, const char *msg_id); /* start-up only */
+    void *seen_ctx;
     struct inbound_entry **buckets;
     uint32_t nbuckets, count;
 };
 
-enum { META_BYTES = 16 + 1 + 4 * 36 };
+enum { META_BYTES = 16 + 1 + 4 * 36 + 12 };
 
 static uint32_t bucket_of(const struct inbound *in, ortak_u128 id) {
     uint64_t h = (uint64_t)id ^ (uint64_t)(id >> 64);
@@ -120,6 +123,7 @@ static void meta_encode(const struct inbound_meta *m, uint8_t *p) {
     memcpy(p + 17 + 36, m->instr_id, 36);
     memcpy(p + 17 + 72, m->end_to_end_id, 36);
     memcpy(p + 17 + 108, m->tx_id, 36);
+    memcpy(p + 17 + 144, m->sender, 12);
 }
 
 static void meta_decode(const uint8_t *p, struct inbound_meta *m) {
@@ -130,6 +134,7 @@ static void meta_decode(const uint8_t *p, struct inbound_meta *m) {
     memcpy(m->instr_id, p + 17 + 36, 35);
     memcpy(m->end_to_end_id, p + 17 + 72, 35);
     memcpy(m->tx_id, p + 17 + 108, 35);
+    memcpy(m->sender, p + 17 + 144, 11);
 }
 
 static int load_record(void *ctx, const struct ortak_journal_record *rec, char *why, size_t why_cap) {
@@ -144,6 +149,7 @@ static int load_record(void *ctx, const struct ortak_journal_record *rec, char *
     for (uint32_t i = 0; i < n; i++) {
         struct inbound_meta m;
         meta_decode(p + 4 + (size_t)i * META_BYTES, &m);
+        if (i == 0 && in->seen) in->seen(in->seen_ctx, m.sender, m.msg_id);
         if (insert(in, &m, xml, xlen) != 0) {
             snprintf(why, why_cap, "out of memory");
             return 1;
@@ -156,7 +162,8 @@ bad:
     return 1;
 }
 
-int inbound_open(const char *dir, struct inbound **out, char *err, size_t err_cap) {
+int inbound_open(const char *dir, void (*seen)(void *ctx, const char *sender, const char *msg_id), void *seen_ctx,
+                 struct inbound **out, char *err, size_t err_cap) {
     struct inbound *in = calloc(1, sizeof *in);
     if (!in || !(in->buckets = calloc(1024, sizeof *in->buckets))) {
         free(in);
@@ -165,6 +172,8 @@ int inbound_open(const char *dir, struct inbound **out, char *err, size_t err_ca
     }
     in->nbuckets = 1024;
     in->pending_tail = &in->pending;
+    in->seen = seen;
+    in->seen_ctx = seen_ctx;
     pthread_mutex_init(&in->mu, NULL);
     struct ortak_journal_options opt = {.create = true};
     struct ortak_journal_problem problem;

@@ -235,12 +235,22 @@ static int open_iso(struct server *s) {
     return 0;
 }
 
+/* A message accepted before this start: its MsgId stays refused for its sender (AM05). */
+static void msg_id_seen(void *ctx, const char *sender, const char *msg_id) {
+    struct server *s = ctx;
+    static bool warned;
+    if (ortak_iso_seen_add(s->seen, sender, msg_id) == ORTAK_ISO_SEEN_FULL && !warned) {
+        ortak_log_warn("server", "more messages than [limits] msg_ids_max: the rest of their ids are not remembered");
+        warned = true;
+    }
+}
+
 static int recover(struct server *s) {
     char path[SRV_PATH_MAX + 16], err[600];
     snprintf(s->journal_dir, sizeof s->journal_dir, "%s/journal", s->cfg.data_dir);
     if (make_dir(s->cfg.data_dir) || make_dir(s->journal_dir)) return -1;
     snprintf(path, sizeof path, "%s/inbound", s->cfg.data_dir);
-    if (make_dir(path) || inbound_open(path, &s->inbound, err, sizeof err) != 0) {
+    if (make_dir(path) || inbound_open(path, msg_id_seen, s, &s->inbound, err, sizeof err) != 0) {
         fprintf(stderr, "ortakd: %s\n", err);
         return -1;
     }

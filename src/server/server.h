@@ -339,9 +339,13 @@ struct inbound_meta {
     ortak_u128 payment_id;
     uint8_t type; /* enum ortak_iso_type */
     char msg_id[36], instr_id[36], end_to_end_id[36], tx_id[36];
+    char sender[12]; /* the participant that sent it */
 };
 
-int inbound_open(const char *dir, struct inbound **out, char *err, size_t err_cap);
+/* Opens the store in `dir`, reading back every message kept; `seen` (may be NULL) is told each message's sender
+ * and MsgId. */
+int inbound_open(const char *dir, void (*seen)(void *ctx, const char *sender, const char *msg_id), void *seen_ctx,
+                 struct inbound **out, char *err, size_t err_cap);
 void inbound_close(struct inbound *in);
 /* Records a message for its payments (durable by the next sync of the engine's journal: inbound_sync). */
 int inbound_add(struct inbound *in, const struct inbound_meta *metas, uint32_t n, const void *xml, size_t len);

@@ -835,16 +835,21 @@ class ApiTest(h.WorldTest):
         a, b = w.new_bank(fund={"KZT": "100.00"}), w.new_bank()
         body = {"creditor_agent": b, "currency": "KZT", "amount": "10.00"}
         p = expect(w.as_(a).post("/v1/payments", body, key="restart-1"), 201).json()
+        xml, msg_id, _ = h.pacs008(a, b, "1.00")
+        expect(self.iso(w.as_(a), xml), 200)
         box = self.outbox(w.as_(b))["messages"]
         w.server.kill()  # SIGKILL: no chance to flush anything not already durable
         w.start()
+        # the message id stays taken for its sender across the restart (AM05), with new UETRs too
+        xml2, _, _ = h.pacs008(a, b, "1.00", msg_id=msg_id)
+        expect(self.iso(w.as_(a), xml2), 409, code="iso_duplicate_message", reason="AM05")
         q = expect(w.as_(a).get(f"/v1/payments/{p['id']}"), 200).json()
         self.assertEqual(q["status"], "settled")
-        assert_amount(w.account(w.account_id(a))["balance"], "90.00")
+        assert_amount(w.account(w.account_id(a))["balance"], "89.00")
         r = expect(w.as_(a).post("/v1/payments", body, key="restart-1"), (200, 201))
         self.assertEqual((r.json()["id"], r.json()["uetr"]), (p["id"], p["uetr"]), r)
-        assert_amount(w.account(w.account_id(a))["balance"], "90.00")
-        assert_amount(w.account(w.account_id(b))["balance"], "10.00")
+        assert_amount(w.account(w.account_id(a))["balance"], "89.00")
+        assert_amount(w.account(w.account_id(b))["balance"], "11.00")
         self.assertEqual(self.outbox(w.as_(b))["messages"], box, "the outbox changed across a restart")
         # SIGTERM with a request in flight (a long poll): it is answered, and the server exits 0 promptly.
         got = {}
@@ -872,7 +877,7 @@ class ApiTest(h.WorldTest):
         rc, out = h.journal_verify(w.server.data_dir, w.server.engine_config)
         self.assertEqual(rc, 0, f"ortak journal verify: {out}")
         w.start()
-        assert_amount(w.account(w.account_id(a))["balance"], "90.00")
+        assert_amount(w.account(w.account_id(a))["balance"], "89.00")
         self.assertEqual(len(items(expect(w.op.get(f"/v1/accounts?bic={a}"), 200).json(), "accounts")), 1)
 
 
