@@ -27,5 +27,9 @@ int ortak__cli_lsm(int argc, char **argv);
 int ortak__cli_iso(int argc, char **argv);
 int ortak__cli_iban(int argc, char **argv);
 int ortak__cli_bench(int argc, char **argv);
+int ortak__cli_simulate(int argc, char **argv); /* simulate.c: ortak simulate */
+int ortak__cli_init(int argc, char **argv);
+int ortak__cli_serve(int argc, char **argv);
+int ortak__cli_client(int argc, char **argv);
 
 #endif

@@ -16,6 +16,13 @@ static const char usage[] =
     "  iso validate FILE... validate ISO 20022 messages against their schemas and ortak's rules\n"
     "  iban check IBAN...   check IBANs: ISO 13616 check digits and the country's format\n"
     "  bench http --url URL load ortakd with payments; print throughput and latency percentiles\n"
+    "  simulate             simulate a business day under settlement policies and liquidity levels\n"
+    "  init [--dir DIR]     create a data directory for a demo server on loopback (configuration, tokens)\n"
+    "  serve [--dir DIR]    run ortakd on the directory of ortak init, in the foreground\n"
+    "  pay --to BIC ...     submit a payment to a running server\n"
+    "  quote --to BIC ...   ask a running server for an FX quote\n"
+    "  accounts             list accounts and their balances\n"
+    "  statement ID         print an account's statement (--camt053: ISO 20022 camt.053)\n"
     "  config               print the default configuration\n"
     "\n"
     "'ortak <command> --help' tells more. Exit codes are listed in docs/cli.md.\n";
@@ -45,6 +52,12 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "iso") == 0) return ortak__cli_iso(argc - 1, argv + 1);
     if (strcmp(argv[1], "iban") == 0) return ortak__cli_iban(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench") == 0) return ortak__cli_bench(argc - 1, argv + 1);
+    if (strcmp(argv[1], "simulate") == 0) return ortak__cli_simulate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "init") == 0) return ortak__cli_init(argc - 1, argv + 1);
+    if (strcmp(argv[1], "serve") == 0) return ortak__cli_serve(argc - 1, argv + 1);
+    if (strcmp(argv[1], "pay") == 0 || strcmp(argv[1], "quote") == 0 || strcmp(argv[1], "accounts") == 0 ||
+        strcmp(argv[1], "statement") == 0)
+        return ortak__cli_client(argc - 1, argv + 1);
     if (strcmp(argv[1], "config") == 0) {
         fputs(ortak_config_default_ini(), stdout);
         return CLI_EXIT_OK;
