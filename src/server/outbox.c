@@ -293,6 +293,15 @@ static bool owner_of(const struct ortak_engine *e, ortak_u128 account, struct or
     return ortak_ledger_account_get(ortak_engine_ledger(e), account, a) == ORTAK_OK;
 }
 
+/* Addresses `m` to the owner of account `to`, about its business with account `other`. */
+static void address(struct outbox_msg *m, const struct ortak_account_info *to, const struct ortak_account_info *other) {
+    m->account_id = to->id;
+    m->counter_account = other->id;
+    memcpy(m->recipient, to->bic, 12);
+    memcpy(m->counterparty, other->bic, 12);
+    memcpy(m->currency, to->currency, 4);
+}
+
 /* A movement on both sides: camt.054 to each account's owner. */
 static bool add_movement(struct outbox *o, const struct ortak_engine *e, const struct ortak_event *ev,
                          struct outbox_msg *base) {
@@ -303,18 +312,10 @@ static bool add_movement(struct outbox *o, const struct ortak_engine *e, const s
     struct outbox_msg m = *base;
     m.type = OUTBOX_CAMT054;
     m.amount = -ev->amount;
-    m.account_id = d.id;
-    m.counter_account = c.id;
-    memcpy(m.recipient, d.bic, 12);
-    memcpy(m.counterparty, c.bic, 12);
-    memcpy(m.currency, d.currency, 4);
+    address(&m, &d, &c);
     if (!batch_add(o, &m)) return false;
     m.amount = ev->amount;
-    m.account_id = c.id;
-    m.counter_account = d.id;
-    memcpy(m.recipient, c.bic, 12);
-    memcpy(m.counterparty, d.bic, 12);
-    memcpy(m.currency, c.currency, 4);
+    address(&m, &c, &d);
     return batch_add(o, &m);
 }
 
@@ -328,20 +329,12 @@ static bool add_status(struct outbox *o, const struct ortak_engine *e, const str
     m.status = status;
     m.rc = (uint16_t)(status == 2 ? ev->status : 0);
     m.amount = ev->amount;
-    m.account_id = d.id;
-    m.counter_account = c.id;
-    memcpy(m.recipient, d.bic, 12);
-    memcpy(m.counterparty, c.bic, 12);
-    memcpy(m.currency, d.currency, 4);
+    address(&m, &d, &c);
     if (!batch_add(o, &m)) return false;
     struct inbound_meta meta;
     if (!forward || !inbound_get(o->srv->inbound, ev->id, &meta, NULL, NULL)) return true;
     m.type = OUTBOX_FORWARD;
-    m.account_id = c.id;
-    m.counter_account = d.id;
-    memcpy(m.recipient, c.bic, 12);
-    memcpy(m.counterparty, d.bic, 12);
-    memcpy(m.currency, c.currency, 4);
+    address(&m, &c, &d);
     return batch_add(o, &m);
 }
 
