@@ -31,5 +31,8 @@ int ortak__cli_simulate(int argc, char **argv); /* simulate.c: ortak simulate */
 int ortak__cli_init(int argc, char **argv);
 int ortak__cli_serve(int argc, char **argv);
 int ortak__cli_client(int argc, char **argv);
+int ortak__cli_demo(int argc, char **argv);                                          /* demo.c: ortak demo */
+int ortak__cli_init_dir(const char *dir, unsigned port, bool force, bool sim_banks); /* init.c: ortak init */
+void ortak__cli_ortakd_beside(char *out, size_t cap); /* init.c: the ortakd beside ortak, or "" (use PATH) */
 
 #endif

@@ -4,9 +4,9 @@
  * Each command sends one request and prints the answer: as a readable summary or table, or with --json the
  * server's JSON as it is. The server's address and the caller's token come from the options, else from the
  * server's configuration DIR/ortakd.ini written by `ortak init` (listen, tls, [tokens]); by default the caller is
- * the operator. Invariants: an answer is read up to ANSWER_MAX bytes and no further; every request has a connect
- * and a total timeout; redirects are not followed; nothing is retried (a payment may have been booked: retrying
- * is the user's choice, with the same --idempotency-key or --uetr).
+ * the operator. Invariants: an answer is read up to CLI_HTTP_ANSWER_MAX bytes (http.h) and no further; every request
+ * has a connect and a total timeout; redirects are not followed; nothing is retried (a payment may have been booked:
+ * retrying is the user's choice, with the same --idempotency-key or --uetr).
  *
  * ortak__cli_client(argc, argv) runs the command named by argv[0] ("pay", "quote", "accounts", "statement").
  *
@@ -15,8 +15,6 @@
  * is unavailable (5xx); 76 the answer is malformed or too large; 77 not authenticated or not allowed (401, 403).
  */
 #include <curl/curl.h>
-#include <errno.h>
-#include <ini.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,124 +22,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-#define CLI_EXIT_REJECTED 1
-#define CLI_EXIT_REFUSED 65
-#define CLI_EXIT_UNAVAILABLE 69
-#define CLI_EXIT_PROTOCOL 76
-#define CLI_EXIT_NOPERM 77
-
-#define ANSWER_MAX (16u << 20) /* bytes of an answer read at most */
-#define CONNECT_TIMEOUT_S 5L
-#define REQUEST_TIMEOUT_S 60L
-#define TOKENS_MAX 128u
-#define TOKEN_CAP 129u /* 128 characters, ortakd's longest token */
-#define URL_CAP 1024u
-
-struct client_opts {
-    const char *cmd; /* "pay", ... for messages */
-    const char *url, *dir, *as, *token, *cert, *key, *cacert;
-    bool json;
-    char url_buf[URL_CAP];
-    char token_buf[TOKEN_CAP];
-};
-
-/* What the client reads of DIR/ortakd.ini. */
-struct server_file {
-    char listen[300];
-    bool tls;
-    char operator_bic[12];
-    uint32_t token_count;
-    struct {
-        char bic[12];
-        char token[TOKEN_CAP];
-    } tokens[TOKENS_MAX];
-};
-
-static int file_key(void *user, const char *section, const char *name, const char *value) {
-    struct server_file *f = user;
-    if (!name) return 1;
-    if (strcmp(section, "server") == 0) {
-        if (strcmp(name, "listen") == 0) snprintf(f->listen, sizeof f->listen, "%s", value);
-        if (strcmp(name, "tls") == 0)
-            f->tls = !(strcmp(value, "no") == 0 || strcmp(value, "false") == 0 || strcmp(value, "0") == 0);
-        if (strcmp(name, "operator_bic") == 0) snprintf(f->operator_bic, sizeof f->operator_bic, "%s", value);
-    } else if (strcmp(section, "tokens") == 0 && f->token_count < TOKENS_MAX) {
-        snprintf(f->tokens[f->token_count].bic, 12, "%s", name);
-        snprintf(f->tokens[f->token_count].token, TOKEN_CAP, "%s", value);
-        f->token_count++;
-    }
-    return 1; /* ortakd itself checks the rest */
-}
-
-/* The URL of a listen address: a wildcard host becomes loopback. */
-static bool url_of_listen(const struct server_file *f, char *out, size_t cap) {
-    const char *colon = strrchr(f->listen, ':');
-    if (!colon || colon == f->listen) return false;
-    int hlen = (int)(colon - f->listen);
-    const char *host = f->listen;
-    if (strncmp(host, "0.0.0.0:", 8) == 0) {
-        host = "127.0.0.1";
-        hlen = 9;
-    } else if (strncmp(host, "[::]:", 5) == 0) {
-        host = "[::1]";
-        hlen = 5;
-    }
-    int n = snprintf(out, cap, "%s://%.*s%s", f->tls ? "https" : "http", hlen, host, colon);
-    return n > 0 && (size_t)n < cap;
-}
-
-/* Fills in --url and the token from DIR/ortakd.ini where the options leave them open. */
-static int resolve(struct client_opts *o) {
-    bool need_url = !o->url, need_token = !o->token && !o->cert;
-    if (!need_url && !need_token && !o->as) return CLI_EXIT_OK;
-    const char *dir = o->dir ? o->dir : "ortak-data";
-    char path[URL_CAP];
-    snprintf(path, sizeof path, "%s/ortakd.ini", dir);
-    struct server_file *f = calloc(1, sizeof *f);
-    if (!f) return CLI_EXIT_INTERNAL;
-    int rc = CLI_EXIT_USAGE;
-    f->tls = true;
-    snprintf(f->listen, sizeof f->listen, "127.0.0.1:8443");
-    snprintf(f->operator_bic, sizeof f->operator_bic, "ORTKTRISXXX");
-    FILE *in = fopen(path, "r");
-    if (!in) {
-        fprintf(stderr, "ortak %s: cannot read %s (%s): give --url and --token, or --dir DIR of `ortak init`\n", o->cmd,
-                path, strerror(errno));
-        goto done;
-    }
-    int line = ini_parse_file(in, file_key, f);
-    fclose(in);
-    if (line != 0) {
-        fprintf(stderr, "ortak %s: %s: cannot parse line %d\n", o->cmd, path, line);
-        goto done;
-    }
-    if (need_url && !url_of_listen(f, o->url_buf, sizeof o->url_buf)) {
-        fprintf(stderr, "ortak %s: %s: listen is not HOST:PORT: %s\n", o->cmd, path, f->listen);
-        goto done;
-    }
-    if (need_url) o->url = o->url_buf;
-    if (need_token || o->as) {
-        const char *bic = o->as ? o->as : f->operator_bic;
-        for (uint32_t i = 0; i < f->token_count && !o->token; i++) {
-            if (strcmp(f->tokens[i].bic, bic) == 0) {
-                snprintf(o->token_buf, sizeof o->token_buf, "%s", f->tokens[i].token);
-                o->token = o->token_buf;
-            }
-        }
-        if (!o->token) {
-            fprintf(stderr,
-                    "ortak %s: %s has no token for %s in [tokens]: add one (and restart the server), or "
-                    "give --token\n",
-                    o->cmd, path, bic);
-            goto done;
-        }
-    }
-    rc = CLI_EXIT_OK;
-done:
-    free(f);
-    return rc;
-}
+#include "http.h"
 
 /* The value of option argv[*i] (advancing *i), or NULL after printing the problem. */
 static const char *optval(const char *cmd, int argc, char **argv, int *i) {
@@ -153,7 +34,7 @@ static const char *optval(const char *cmd, int argc, char **argv, int *i) {
 }
 
 /* Takes a common option at argv[*i]: 1 taken, 0 not a common option, -1 its value is missing. */
-static int common_opt(struct client_opts *o, int argc, char **argv, int *i) {
+static int common_opt(struct cli_http_opts *o, int argc, char **argv, int *i) {
     static const char *const names[] = {"--url", "--dir", "--as", "--token", "--cert", "--key", "--cacert"};
     const char **slots[] = {&o->url, &o->dir, &o->as, &o->token, &o->cert, &o->key, &o->cacert};
     if (strcmp(argv[*i], "--json") == 0) {
@@ -181,151 +62,6 @@ static const char common_help[] =
     "Exit codes: 0 done; 2 bad arguments; 65 the server refused the request; 69 the server cannot be reached,\n"
     "timed out or is unavailable; 76 a malformed or too large answer; 77 not authenticated or not allowed.\n";
 
-/* ---- HTTP ----------------------------------------------------------------------------------------------------- */
-
-struct answer {
-    long status;
-    char *body; /* NUL-terminated; NULL when empty */
-    size_t len;
-    bool too_large;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *user) {
-    struct answer *a = user;
-    size_t n = size * nmemb;
-    if (n > ANSWER_MAX - a->len) {
-        a->too_large = true;
-        return 0; /* curl stops with CURLE_WRITE_ERROR */
-    }
-    char *b = realloc(a->body, a->len + n + 1);
-    if (!b) return 0;
-    memcpy(b + a->len, data, n);
-    a->body = b;
-    a->len += n;
-    b[a->len] = '\0';
-    return n;
-}
-
-/* Prints why the request could not be made, and returns the exit code. */
-static int transport_error(const struct client_opts *o, CURLcode cc, const char *err, const struct answer *a) {
-    if (a->too_large) {
-        fprintf(stderr, "ortak %s: the answer of %s is larger than %u bytes\n", o->cmd, o->url, ANSWER_MAX);
-        return CLI_EXIT_PROTOCOL;
-    }
-    const char *what = err[0] ? err : curl_easy_strerror(cc);
-    switch (cc) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-        fprintf(stderr,
-                "ortak %s: cannot reach the server at %s: %s. Is it running? Start it with: ortak serve "
-                "--dir %s\n",
-                o->cmd, o->url, what, o->dir ? o->dir : "ortak-data");
-        return CLI_EXIT_UNAVAILABLE;
-    case CURLE_OPERATION_TIMEDOUT:
-        fprintf(stderr,
-                "ortak %s: %s did not answer in time: %s. The request may still take effect: check before "
-                "sending it again\n",
-                o->cmd, o->url, what);
-        return CLI_EXIT_UNAVAILABLE;
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        fprintf(stderr, "ortak %s: --url %s: %s (http://HOST:PORT or https://HOST:PORT)\n", o->cmd, o->url, what);
-        return CLI_EXIT_USAGE;
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
-        fprintf(stderr, "ortak %s: TLS with %s failed: %s (check --cert, --key and --cacert)\n", o->cmd, o->url, what);
-        return CLI_EXIT_UNAVAILABLE;
-    default:
-        fprintf(stderr, "ortak %s: the request to %s failed: %s\n", o->cmd, o->url, what);
-        return CLI_EXIT_UNAVAILABLE;
-    }
-}
-
-static bool set_request(CURL *c, const struct client_opts *o, const char *url, const char *method, const char *body,
-                        struct curl_slist *headers, struct answer *a, char *err) {
-    bool ok = curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_TIMEOUT, REQUEST_TIMEOUT_S) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_WRITEDATA, a) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
-    if (ok && body) {
-        ok = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) == CURLE_OK &&
-             curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body)) == CURLE_OK;
-    }
-    if (ok && o->cert) ok = curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert) == CURLE_OK;
-    if (ok && o->key) ok = curl_easy_setopt(c, CURLOPT_SSLKEY, o->key) == CURLE_OK;
-    if (ok && o->cacert) ok = curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert) == CURLE_OK;
-    return ok;
-}
-
-/* Adds a header "name: value" to *list; false when out of memory. */
-static bool add_header(struct curl_slist **list, const char *name, const char *value) {
-    char h[512];
-    int n = snprintf(h, sizeof h, "%s: %s", name, value);
-    if (n < 0 || (size_t)n >= sizeof h) return false;
-    struct curl_slist *l = curl_slist_append(*list, h);
-    if (!l) return false;
-    *list = l;
-    return true;
-}
-
-/*
- * Sends one request to o->url + `path` (which starts with '/' and holds the escaped query) with `body` (JSON, or
- * NULL) and `idem_key` (or NULL). Returns 0 with the answer in *a (the caller frees a->body), or an exit code after
- * printing why no answer came.
- */
-static int request(const struct client_opts *o, const char *method, const char *path, const char *body,
-                   const char *idem_key, struct answer *a) {
-    memset(a, 0, sizeof *a);
-    char url[URL_CAP * 2];
-    size_t base = strlen(o->url);
-    while (base > 0 && o->url[base - 1] == '/') base--;
-    int n = snprintf(url, sizeof url, "%.*s%s", (int)base, o->url, path);
-    if (n < 0 || (size_t)n >= sizeof url) {
-        fprintf(stderr, "ortak %s: the URL is too long\n", o->cmd);
-        return CLI_EXIT_USAGE;
-    }
-    CURL *c = curl_easy_init();
-    struct curl_slist *headers = NULL;
-    char err[CURL_ERROR_SIZE] = "";
-    int rc = CLI_EXIT_INTERNAL;
-    bool ok = c && add_header(&headers, "Accept", "application/json, application/xml") &&
-              add_header(&headers, "Expect", "") && add_header(&headers, "User-Agent", "ortak-cli");
-    if (ok && body) ok = add_header(&headers, "Content-Type", "application/json");
-    if (ok && o->token) {
-        char auth[TOKEN_CAP + 8];
-        snprintf(auth, sizeof auth, "Bearer %s", o->token);
-        ok = add_header(&headers, "Authorization", auth);
-    }
-    if (ok && idem_key) ok = add_header(&headers, "Idempotency-Key", idem_key);
-    if (!ok || !set_request(c, o, url, method, body, headers, a, err)) {
-        fprintf(stderr, "ortak %s: cannot prepare the request (out of memory, or a header too long)\n", o->cmd);
-        goto done;
-    }
-    CURLcode cc = curl_easy_perform(c);
-    if (cc != CURLE_OK) {
-        rc = transport_error(o, cc, err, a);
-        goto done;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
-    rc = CLI_EXIT_OK;
-done:
-    if (rc != CLI_EXIT_OK) {
-        free(a->body);
-        a->body = NULL;
-    }
-    curl_slist_free_all(headers);
-    if (c) curl_easy_cleanup(c);
-    return rc;
-}
-
 /* ---- answers -------------------------------------------------------------------------------------------------- */
 
 /* The string at `key` of object `o`, or `dflt`. */
@@ -335,7 +71,7 @@ static const char *jstr(const json_t *o, const char *key, const char *dflt) {
 }
 
 /* Parses the answer as JSON; NULL after printing the problem. */
-static json_t *answer_json(const struct client_opts *o, const struct answer *a) {
+static json_t *answer_json(const struct cli_http_opts *o, const struct cli_answer *a) {
     json_error_t je;
     json_t *j = a->body ? json_loadb(a->body, a->len, 0, &je) : NULL;
     if (!j) fprintf(stderr, "ortak %s: the answer (HTTP %ld) is not JSON\n", o->cmd, a->status);
@@ -343,7 +79,7 @@ static json_t *answer_json(const struct client_opts *o, const struct answer *a) 
 }
 
 /* Prints the server's error (code, message, field, reason) and returns the exit code of its status. */
-static int server_error(const struct client_opts *o, const struct answer *a) {
+static int server_error(const struct cli_http_opts *o, const struct cli_answer *a) {
     json_error_t je;
     json_t *j = a->body ? json_loadb(a->body, a->len, 0, &je) : NULL;
     json_t *e = json_object_get(j, "error");
@@ -366,7 +102,7 @@ static int server_error(const struct client_opts *o, const struct answer *a) {
 }
 
 /* With --json, the body as it came (and a newline when it has none). */
-static void print_raw(const struct answer *a) {
+static void print_raw(const struct cli_answer *a) {
     if (!a->body) return;
     fwrite(a->body, 1, a->len, stdout);
     if (a->len && a->body[a->len - 1] != '\n') putchar('\n');
@@ -397,7 +133,7 @@ static bool add_query(char *buf, size_t cap, const char *key, const char *value)
 }
 
 /* Takes a command's option argv[*i] into the value slot of names[k]; 1 taken, 0 unknown, -1 value missing. */
-static int own_opt(struct client_opts *o, int argc, char **argv, int *i, const char *const *names,
+static int own_opt(struct cli_http_opts *o, int argc, char **argv, int *i, const char *const *names,
                    const char **slots[]) {
     for (size_t k = 0; names[k]; k++) {
         if (strcmp(argv[*i], names[k]) != 0) continue;
@@ -409,7 +145,7 @@ static int own_opt(struct client_opts *o, int argc, char **argv, int *i, const c
 
 /* Parses a command's options: its own (names/slots, and the flags) and the common ones. Returns -1 when done,
  * else the exit code to return (--help, a usage error). `positional` takes one operand when non-NULL. */
-static int parse_opts(struct client_opts *o, int argc, char **argv, const char *const *names, const char **slots[],
+static int parse_opts(struct cli_http_opts *o, int argc, char **argv, const char *const *names, const char **slots[],
                       const char *flag, bool *flag_set, const char **positional, const char *usage) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -460,7 +196,7 @@ static void print_payment(const json_t *p) {
 }
 
 /* A 422 or 429 answer to a payment: it was rejected. */
-static int pay_rejected(const struct client_opts *o, const struct answer *a) {
+static int pay_rejected(const struct cli_http_opts *o, const struct cli_answer *a) {
     json_error_t je;
     json_t *j = a->body ? json_loadb(a->body, a->len, 0, &je) : NULL;
     json_t *e = json_object_get(j, "error"), *p = json_object_get(j, "payment");
@@ -474,7 +210,7 @@ static int pay_rejected(const struct client_opts *o, const struct answer *a) {
     return CLI_EXIT_REJECTED;
 }
 
-static int cmd_pay(struct client_opts *o, int argc, char **argv) {
+static int cmd_pay(struct cli_http_opts *o, int argc, char **argv) {
     const char *to = NULL, *amount = NULL, *ccy = NULL, *prio = NULL, *quote = NULL, *uetr = NULL, *key = NULL;
     static const char *const names[] = {"--to",    "--amount", "--currency",        "--priority",
                                         "--quote", "--uetr",   "--idempotency-key", NULL};
@@ -486,7 +222,7 @@ static int cmd_pay(struct client_opts *o, int argc, char **argv) {
         fprintf(stderr, "ortak pay: --to, --amount and --currency are required\n\n%s", pay_usage);
         return CLI_EXIT_USAGE;
     }
-    if ((rc = resolve(o)) != CLI_EXIT_OK) return rc;
+    if ((rc = ortak__http_resolve(o)) != CLI_EXIT_OK) return rc;
     json_t *b = json_pack("{s:s, s:s, s:s}", "creditor_agent", to, "currency", ccy, "amount", amount);
     if (b && prio) json_object_set_new(b, "priority", json_string(prio));
     if (b && net) json_object_set_new(b, "method", json_string("net"));
@@ -498,8 +234,8 @@ static int cmd_pay(struct client_opts *o, int argc, char **argv) {
         fprintf(stderr, "ortak pay: an argument is not UTF-8, or out of memory\n");
         return CLI_EXIT_USAGE;
     }
-    struct answer a;
-    rc = request(o, "POST", "/v1/payments", body, key, &a);
+    struct cli_answer a;
+    rc = ortak__http_request(o, "POST", "/v1/payments", body, key, &a);
     free(body);
     if (rc != CLI_EXIT_OK) return rc;
     if (o->json) print_raw(&a);
@@ -533,7 +269,7 @@ static const char quote_usage[] =
     "                    --fixed target\n"
     "Pay it with: ortak pay --to BIC --currency FROM --amount SOURCE_AMOUNT --quote ID.\n";
 
-static int cmd_quote(struct client_opts *o, int argc, char **argv) {
+static int cmd_quote(struct cli_http_opts *o, int argc, char **argv) {
     const char *to = NULL, *from_ccy = NULL, *to_ccy = NULL, *amount = NULL, *fixed = NULL, *key = NULL;
     static const char *const names[] = {
         "--to", "--from-currency", "--to-currency", "--amount", "--fixed", "--idempotency-key", NULL};
@@ -545,15 +281,15 @@ static int cmd_quote(struct client_opts *o, int argc, char **argv) {
                 quote_usage);
         return CLI_EXIT_USAGE;
     }
-    if ((rc = resolve(o)) != CLI_EXIT_OK) return rc;
+    if ((rc = ortak__http_resolve(o)) != CLI_EXIT_OK) return rc;
     json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "source_currency", from_ccy, "creditor_agent", to, "target_currency",
                           to_ccy, "amount", amount);
     if (b && fixed) json_object_set_new(b, "fixed", json_string(fixed));
     char *body = b ? json_dumps(b, JSON_COMPACT) : NULL;
     json_decref(b);
     if (!body) return CLI_EXIT_USAGE;
-    struct answer a;
-    rc = request(o, "POST", "/v1/fx/quotes", body, key, &a);
+    struct cli_answer a;
+    rc = ortak__http_request(o, "POST", "/v1/fx/quotes", body, key, &a);
     free(body);
     if (rc != CLI_EXIT_OK) return rc;
     if (o->json) print_raw(&a);
@@ -585,20 +321,20 @@ static const char accounts_usage[] =
     "its currency; the operator's all. One line each: id, bic, currency, kind, balance, available, queued\n"
     "(count/value).\n";
 
-static int cmd_accounts(struct client_opts *o, int argc, char **argv) {
+static int cmd_accounts(struct cli_http_opts *o, int argc, char **argv) {
     const char *bic = NULL, *ccy = NULL;
     static const char *const names[] = {"--bic", "--currency", NULL};
     const char **slots[] = {&bic, &ccy};
     int rc = parse_opts(o, argc, argv, names, slots, NULL, NULL, NULL, accounts_usage);
     if (rc >= 0) return rc;
-    if ((rc = resolve(o)) != CLI_EXIT_OK) return rc;
+    if ((rc = ortak__http_resolve(o)) != CLI_EXIT_OK) return rc;
     char path[512] = "/v1/accounts";
     if (!add_query(path, sizeof path, "bic", bic) || !add_query(path, sizeof path, "currency", ccy)) {
         fprintf(stderr, "ortak accounts: --bic or --currency is too long\n");
         return CLI_EXIT_USAGE;
     }
-    struct answer a;
-    if ((rc = request(o, "GET", path, NULL, NULL, &a)) != CLI_EXIT_OK) return rc;
+    struct cli_answer a;
+    if ((rc = ortak__http_request(o, "GET", path, NULL, NULL, &a)) != CLI_EXIT_OK) return rc;
     if (o->json) print_raw(&a);
     if (a.status != 200) {
         rc = server_error(o, &a);
@@ -657,7 +393,7 @@ static bool hex32(const char *s) {
     return n == 32;
 }
 
-static int cmd_statement(struct client_opts *o, int argc, char **argv) {
+static int cmd_statement(struct cli_http_opts *o, int argc, char **argv) {
     const char *from = NULL, *to = NULL, *id = NULL;
     static const char *const names[] = {"--from", "--to", NULL};
     const char **slots[] = {&from, &to};
@@ -671,7 +407,7 @@ static int cmd_statement(struct client_opts *o, int argc, char **argv) {
                 statement_usage);
         return CLI_EXIT_USAGE;
     }
-    if ((rc = resolve(o)) != CLI_EXIT_OK) return rc;
+    if ((rc = ortak__http_resolve(o)) != CLI_EXIT_OK) return rc;
     char path[512];
     snprintf(path, sizeof path, "/v1/accounts/%s/statement", id);
     if (!add_query(path, sizeof path, "from", from) || !add_query(path, sizeof path, "to", to) ||
@@ -679,8 +415,8 @@ static int cmd_statement(struct client_opts *o, int argc, char **argv) {
         fprintf(stderr, "ortak statement: --from or --to is too long\n");
         return CLI_EXIT_USAGE;
     }
-    struct answer a;
-    if ((rc = request(o, "GET", path, NULL, NULL, &a)) != CLI_EXIT_OK) return rc;
+    struct cli_answer a;
+    if ((rc = ortak__http_request(o, "GET", path, NULL, NULL, &a)) != CLI_EXIT_OK) return rc;
     if (a.status != 200) {
         if (o->json) print_raw(&a);
         rc = server_error(o, &a);
@@ -699,7 +435,7 @@ static int cmd_statement(struct client_opts *o, int argc, char **argv) {
 }
 
 int ortak__cli_client(int argc, char **argv) {
-    struct client_opts o = {.cmd = argv[0]};
+    struct cli_http_opts o = {.cmd = argv[0]};
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "ortak %s: cannot initialise libcurl\n", o.cmd);
         return CLI_EXIT_INTERNAL;

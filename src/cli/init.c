@@ -2,10 +2,11 @@
  * ortak init and ortak serve: set up a data directory for a demo server on loopback, and run ortakd on it.
  *
  * `ortak init [--dir DIR] [--force]` writes DIR/engine.ini (the default engine configuration), DIR/ortakd.ini
- * (demo mode: plain HTTP on 127.0.0.1:8080, bearer tokens for the operator and every central bank of the default
- * configuration, the server's state in DIR/state) and DIR/README.txt. Invariants: a directory that exists is
- * never written to without --force; every file is written whole to a temporary name, synced and renamed, so a
- * failure leaves either the old file or the new one; files that hold secrets (tokens, the hash seed) are created
+ * (demo mode: plain HTTP on 127.0.0.1:8080 or --port, bearer tokens for the operator, every central bank of the
+ * default configuration and, with --sim-banks, the banks and FX providers of the default simulated workload
+ * (demo_bic; `ortak demo` asks for them), the server's state in DIR/state) and DIR/README.txt. Invariants: a directory
+ * that exists is never written to without --force; every file is written whole to a temporary name, synced and renamed,
+ * so a failure leaves either the old file or the new one; files that hold secrets (tokens, the hash seed) are created
  * mode 0600 and the directory 0700. Tokens are 32 characters drawn uniformly from [A-Za-z0-9] with getrandom.
  *
  * `ortak serve [--dir DIR]` execs `ortakd --config DIR/ortakd.ini`, found beside the ortak executable, else on
@@ -23,8 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/slice.h"
 #include "cli.h"
 #include "ortak/config.h"
+#include "ortak/sim.h"
 
 #define CLI_EXIT_EXISTS 73
 #define CLI_EXIT_NOEXEC 127
@@ -33,7 +36,7 @@
 #define INI_TEXT_MAX 16384u
 
 static const char init_usage_text[] =
-    "usage: ortak init [--dir DIR] [--force]\n"
+    "usage: ortak init [--dir DIR] [--port P] [--sim-banks] [--force]\n"
     "\n"
     "Creates DIR (default ./ortak-data) for a demo server on loopback:\n"
     "  DIR/engine.ini   the engine's configuration (the default one: currencies, limits, settlement)\n"
@@ -42,6 +45,9 @@ static const char init_usage_text[] =
     "  DIR/README.txt   what each file is\n"
     "\n"
     "  --dir DIR   the directory to create (default ortak-data)\n"
+    "  --port P    the server's port on 127.0.0.1 (default 8080)\n"
+    "  --sim-banks tokens also for the banks and FX providers of the default `ortak simulate` workload\n"
+    "              (SMxxCC22, FXxxCC22), for `ortak simulate --target`\n"
     "  --force     write the files even though DIR exists (DIR/state, the server's state, is left alone)\n"
     "\n"
     "Then: ortak serve --dir DIR.\n"
@@ -120,31 +126,60 @@ static bool add_token(char *ini, size_t cap, const char *bic, char seen[][12], u
 }
 
 /* The text of ortakd.ini for the absolute directory `dir`. */
-static bool server_ini(char *ini, size_t cap, const char *dir) {
+/*
+ * The BIC of the demo workload's participant k of a kind ("SM" banks, "FX" providers) in country `cc`: the rule of
+ * src/sim/workload.c (docs/simulation.md: SMxxCC22, FXxxCC22), so that `ortak simulate --target` and `ortak demo`
+ * find a token for every bank and FX provider of the default workload.
+ */
+static void demo_bic(char out[12], const char *prefix2, uint32_t k, const char *cc) {
+    snprintf(out, 12, "%.2s%c%c%.2s22", prefix2, (char)('A' + k / 26), (char)('A' + k % 26), cc);
+}
+
+/* Tokens for the banks and FX providers of the default workload (ortak_sim_params_default). */
+static bool demo_tokens(char *ini, size_t cap, const struct ortak_config *cfg, char seen[][12], uint32_t *seen_n) {
+    struct ortak_sim_params p;
+    ortak_sim_params_default(&p);
+    char bic[12];
+    for (uint32_t c = 0; c < cfg->currency_count; c++) {
+        for (uint32_t k = 0; k < p.banks_per_country; k++) {
+            demo_bic(bic, "SM", k, cfg->currencies[c].agent_bic + 4);
+            if (!add_token(ini, cap, bic, seen, seen_n)) return false;
+        }
+    }
+    for (uint32_t f = 0; f < p.fx_providers && cfg->currency_count > 0; f++) {
+        demo_bic(bic, "FX", f, cfg->currencies[f % cfg->currency_count].agent_bic + 4);
+        if (!add_token(ini, cap, bic, seen, seen_n)) return false;
+    }
+    return true;
+}
+
+static bool server_ini(char *ini, size_t cap, const char *dir, unsigned port, bool sim_banks) {
     struct ortak_config cfg;
     ortak_config_default(&cfg);
     int n = snprintf(ini, cap,
                      "; ortakd's configuration, written by `ortak init` (options: docs/operations.md).\n"
                      "; Demo mode: plain HTTP on loopback and bearer tokens; never for production.\n"
                      "[server]\n"
-                     "listen = 127.0.0.1:8080\n"
+                     "listen = 127.0.0.1:%u\n"
                      "demo = yes\n"
                      "tls = no\n"
                      "data_dir = %s/state\n"
                      "engine_config = %s/engine.ini\n"
                      "\n"
                      "; BIC = token: a client sends `Authorization: Bearer <token>` (ortak pay --as BIC).\n"
-                     "; The operator first, then the central bank of every currency of engine.ini.\n"
+                     "; The operator first, then the central bank of every currency of engine.ini (with\n"
+                     "; --sim-banks, then the banks and FX providers of `ortak simulate`'s default workload).\n"
                      "[tokens]\n",
-                     dir, dir);
+                     port, dir, dir);
     if (n < 0 || (size_t)n >= cap) return false;
-    char seen[ORTAK_CURRENCIES_LIMIT + 1][12];
+    static char seen[ORTAK_CURRENCIES_LIMIT * (ORTAK_SIM_BANKS_PER_COUNTRY_MAX + 1) + ORTAK_SIM_FX_PROVIDERS_MAX + 1]
+                    [12];
     uint32_t seen_n = 0;
     if (!add_token(ini, cap, "ORTKTRISXXX", seen, &seen_n)) return false;
     for (uint32_t i = 0; i < cfg.currency_count; i++) {
         if (!add_token(ini, cap, cfg.currencies[i].agent_bic, seen, &seen_n)) return false;
     }
-    return true;
+    return !sim_banks || demo_tokens(ini, cap, &cfg, seen, &seen_n);
 }
 
 static const char readme_fmt[] =
@@ -152,9 +187,9 @@ static const char readme_fmt[] =
     "\n"
     "  engine.ini   the engine's configuration: currencies and their central banks, limits, settlement and FX\n"
     "               settings (the text `ortak config` prints; keys in docs/ledger.md). Its hash_seed is private.\n"
-    "  ortakd.ini   the server's configuration (docs/operations.md): demo mode, plain HTTP on 127.0.0.1:8080,\n"
+    "  ortakd.ini   the server's configuration (docs/operations.md): demo mode, plain HTTP on 127.0.0.1:%u,\n"
     "               the state in %s/state, and in [tokens] the bearer token of the operator and of each\n"
-    "               central bank. Keep it secret (mode 0600).\n"
+    "               central bank (and of the simulated banks). Keep it secret (mode 0600).\n"
     "  state/       made by the server at its first start: journal, snapshots, outbox, inbound messages.\n"
     "\n"
     "Start the server:        ortak serve --dir %s\n"
@@ -162,27 +197,28 @@ static const char readme_fmt[] =
     "                         ortak pay --dir %s --as BIC --to BIC --amount 10.00 --currency KZT\n"
     "Every command: docs/cli.md.\n";
 
-static int init_files(const char *abs, bool force, bool existed) {
+static int init_files(const char *abs, bool force, bool existed, unsigned port, bool sim_banks) {
     char *ini = malloc(INI_TEXT_MAX);
     char readme[4096];
     int rc = CLI_EXIT_IO;
     if (!ini) return CLI_EXIT_INTERNAL;
-    if (!server_ini(ini, INI_TEXT_MAX, abs)) {
+    if (!server_ini(ini, INI_TEXT_MAX, abs, port, sim_banks)) {
         fprintf(stderr, "ortak init: cannot make the server's configuration\n");
         rc = CLI_EXIT_INTERNAL;
         goto done;
     }
-    snprintf(readme, sizeof readme, readme_fmt, abs, abs, abs, abs);
+    snprintf(readme, sizeof readme, readme_fmt, port, abs, abs, abs, abs);
     if (!write_file(abs, "engine.ini", ortak_config_default_ini(), 0600) || !write_file(abs, "ortakd.ini", ini, 0600) ||
         !write_file(abs, "README.txt", readme, 0644))
         goto done;
     printf("ortak init: %s %s\n"
            "  engine.ini   the engine's configuration (the default)\n"
-           "  ortakd.ini   the server's: demo mode on http://127.0.0.1:8080, tokens for the operator and the\n"
-           "               central banks (mode 0600)\n"
+           "  ortakd.ini   the server's: demo mode on http://127.0.0.1:%u, tokens for the operator and the\n"
+           "               central banks%s (mode 0600)\n"
            "  README.txt   what each file is\n"
            "Next: ortak serve --dir %s\n",
-           existed && force ? "rewrote the files of" : "created", abs, abs);
+           existed && force ? "rewrote the files of" : "created", abs, port,
+           sim_banks ? ", and the simulated banks" : "", abs);
     rc = CLI_EXIT_OK;
 done:
     free(ini);
@@ -210,20 +246,30 @@ static bool absolute(const char *dir, char *out, size_t cap) {
 
 int ortak__cli_init(int argc, char **argv) {
     const char *dir = "ortak-data";
-    bool force = false;
+    bool force = false, sim_banks = false;
+    uint64_t port = 8080;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(init_usage_text, stdout);
             return CLI_EXIT_OK;
         } else if (strcmp(argv[i], "--force") == 0) {
             force = true;
+        } else if (strcmp(argv[i], "--sim-banks") == 0) {
+            sim_banks = true;
         } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc && argv[i + 1][0]) {
             dir = argv[++i];
+        } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc &&
+                   ortak_slice_parse_u64(ortak_slice_from_cstr(argv[i + 1]), 65535, &port) && port > 0) {
+            i++;
         } else {
             fprintf(stderr, "ortak init: unknown or incomplete option '%s'\n\n%s", argv[i], init_usage_text);
             return CLI_EXIT_USAGE;
         }
     }
+    return ortak__cli_init_dir(dir, (unsigned)port, force, sim_banks);
+}
+
+int ortak__cli_init_dir(const char *dir, unsigned port, bool force, bool sim_banks) {
     bool existed = false;
     if (mkdir(dir, 0700) != 0) {
         struct stat st;
@@ -253,11 +299,11 @@ int ortak__cli_init(int argc, char **argv) {
         fprintf(stderr, "ortak init: the path %s is longer than %u bytes: choose a shorter --dir\n", abs, DIR_PATH_MAX);
         return CLI_EXIT_USAGE;
     }
-    return init_files(abs, force, existed);
+    return init_files(abs, force, existed, port, sim_banks);
 }
 
 /* Sets `out` to the ortakd beside this executable when there is one; else to "" (use PATH). */
-static void ortakd_beside(char *out, size_t cap) {
+void ortak__cli_ortakd_beside(char *out, size_t cap) {
     char self[PATH_MAX];
     out[0] = '\0';
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -291,7 +337,7 @@ int ortak__cli_serve(int argc, char **argv) {
                 dir);
         return CLI_EXIT_USAGE;
     }
-    ortakd_beside(exe, sizeof exe);
+    ortak__cli_ortakd_beside(exe, sizeof exe);
     fflush(NULL);
     if (exe[0]) {
         execl(exe, "ortakd", "--config", config, (char *)NULL);

@@ -19,6 +19,7 @@ static const char usage[] =
     "  simulate             simulate a business day under settlement policies and liquidity levels\n"
     "  init [--dir DIR]     create a data directory for a demo server on loopback (configuration, tokens)\n"
     "  serve [--dir DIR]    run ortakd on the directory of ortak init, in the foreground\n"
+    "  demo [--quick]       init, start ortakd, run a simulated day over HTTP, print and write a report\n"
     "  pay --to BIC ...     submit a payment to a running server\n"
     "  quote --to BIC ...   ask a running server for an FX quote\n"
     "  accounts             list accounts and their balances\n"
@@ -55,6 +56,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "simulate") == 0) return ortak__cli_simulate(argc - 1, argv + 1);
     if (strcmp(argv[1], "init") == 0) return ortak__cli_init(argc - 1, argv + 1);
     if (strcmp(argv[1], "serve") == 0) return ortak__cli_serve(argc - 1, argv + 1);
+    if (strcmp(argv[1], "demo") == 0) return ortak__cli_demo(argc - 1, argv + 1);
     if (strcmp(argv[1], "pay") == 0 || strcmp(argv[1], "quote") == 0 || strcmp(argv[1], "accounts") == 0 ||
         strcmp(argv[1], "statement") == 0)
         return ortak__cli_client(argc - 1, argv + 1);

@@ -6,6 +6,7 @@
  * Everything but the elapsed times is a function of the options and the trade table: the same command prints the
  * same figures on every machine.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "cli.h"
 #include "ortak/sim.h"
 #include "sim_plot.h"
+#include "simtarget.h"
 
 #define SIM_RESULTS_MAX (ORTAK_SIM_POLICIES * 20u)
 
@@ -26,6 +28,7 @@ static void sim_usage(FILE *f) {
             "                      [--domestic-pct P] [--urgent-pct P] [--net-pct P]\n"
             "                      [--policy rtgs|fifo|bypass|net]... [--liquidity-steps K] [--csv FILE]\n"
             "                      [--json] [--trade FILE] [--config FILE]\n"
+            "       ortak simulate --target URL [--dir DIR] [--concurrency N] [--liquidity-pct P] [workload options]\n"
             "\n"
             "Generates one business day of payments between the central banks, commercial banks and FX\n"
             "providers of the configuration's countries (flows between countries in proportion to their trade,\n"
@@ -51,6 +54,14 @@ static void sim_usage(FILE *f) {
             "  --json                 one JSON object per line instead of the text summary\n"
             "  --trade FILE           the bilateral trade table (default %s)\n"
             "  --config FILE          the engine configuration (default: the built-in one)\n"
+            "  --target URL           run the day against a running ortakd over HTTP instead (http://HOST:PORT,\n"
+            "                         '-': from DIR/ortakd.ini): admit the banks, fund them, send the payments,\n"
+            "                         close the day, print payments settled, value by pair, client latency\n"
+            "  --dir DIR              with --target: the directory of `ortak init`, for tokens (default\n"
+            "                         ortak-data)\n"
+            "  --concurrency N        with --target: requests in flight, 1..64 (default 4)\n"
+            "  --liquidity-pct P      with --target: every account's funding between its lower (0) and upper\n"
+            "                         (100) bound, percent (default 25)\n"
             "\n"
             "Exit codes: 0 done; 2 bad arguments or a malformed trade table; 74 a file cannot be read or\n"
             "written; 1 internal error.\n",
@@ -62,6 +73,8 @@ struct sim_opts {
     struct ortak_sim_options run;
     const char *csv, *trade, *config, *plot;
     bool json;
+    const char *target, *dir;
+    uint32_t concurrency, level_pct;
 };
 
 static bool opt_u64(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out) {
@@ -79,6 +92,8 @@ static int sim_parse(int argc, char **argv, struct sim_opts *o) {
     ortak_sim_options_default(&o->run);
     o->run.policies_mask = 0;
     o->trade = ortak_sim_default_trade_path();
+    o->concurrency = 4;
+    o->level_pct = 25;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t x = 0;
@@ -119,6 +134,14 @@ static int sim_parse(int argc, char **argv, struct sim_opts *o) {
             ok = v != NULL;
             if (!ok) fprintf(stderr, "ortak simulate: --plot takes a directory\n");
             o->plot = v;
+        } else if (strcmp(a, "--target") == 0 || strcmp(a, "--dir") == 0) {
+            ok = v != NULL;
+            if (!ok) fprintf(stderr, "ortak simulate: %s takes a value\n", a);
+            *(a[2] == 't' ? &o->target : &o->dir) = v;
+        } else if (strcmp(a, "--concurrency") == 0) {
+            ok = opt_u64(a, v, 1, CLI_SIMTARGET_CONCURRENCY_MAX, &x), o->concurrency = (uint32_t)x;
+        } else if (strcmp(a, "--liquidity-pct") == 0) {
+            ok = opt_u64(a, v, 0, 100, &x), o->level_pct = (uint32_t)x;
         } else if (strcmp(a, "--json") == 0) {
             o->json = true, takes = false;
         } else {
@@ -272,6 +295,24 @@ static int plot(const char *dir, const struct ortak_sim_workload *w, const struc
     return CLI_EXIT_INTERNAL;
 }
 
+/* --target: the day over HTTP against a running ortakd. */
+static int target_run(const struct sim_opts *o, const struct ortak_config *cfg, const struct ortak_sim_workload *w) {
+    struct cli_simtarget_cfg c = {.url = strcmp(o->target, "-") == 0 ? NULL : o->target,
+                                  .dir = o->dir ? o->dir : "ortak-data",
+                                  .cmd = "simulate",
+                                  .concurrency = o->concurrency,
+                                  .level_pct = o->level_pct};
+    static struct cli_simtarget_result r;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return CLI_EXIT_INTERNAL;
+    printf("ortak simulate: seed %llu, %u instructions (%u legs) against %s, liquidity at %u%%, %u connections\n",
+           (unsigned long long)o->params.seed, o->params.payments, w->payment_count, c.url ? c.url : c.dir,
+           o->level_pct, o->concurrency);
+    int code = ortak__cli_simtarget_run(cfg, w, &c, &r);
+    if (code == CLI_EXIT_OK) ortak__cli_simtarget_print(stdout, w, &r);
+    curl_global_cleanup();
+    return code;
+}
+
 int ortak__cli_simulate(int argc, char **argv) {
     struct sim_opts o;
     memset(&o, 0, sizeof o);
@@ -294,6 +335,11 @@ int ortak__cli_simulate(int argc, char **argv) {
         return rc == ORTAK_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_INTERNAL;
     }
     uint64_t gen_us = mono_us() - t0;
+    if (o.target) {
+        code = target_run(&o, &cfg, &w);
+        ortak_sim_workload_free(&w);
+        return code;
+    }
     uint8_t hash[32];
     ortak_sim_workload_hash(&w, hash);
     static struct ortak_sim_result results[SIM_RESULTS_MAX];

@@ -1,0 +1,93 @@
+"""`ortak demo --quick` (docs/cli.md): init a directory, start ortakd on loopback, run a short simulated business
+day against it over HTTP, print and write the report, stop the server. Run as
+    python3 tests/integration/test_demo.py --ortakd PATH/TO/ortakd --ortak PATH/TO/ortak
+`ortak demo` finds ortakd beside the ortak executable, else on PATH: the directory of --ortakd is put first on PATH
+so that either way the ortakd under test runs.
+"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as h  # noqa: E402
+
+QUICK_INSTRUCTIONS = 2000  # demo.c's DEMO_QUICK_PAYMENTS
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def listening(port):
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Demo(unittest.TestCase):
+    def setUp(self):
+        self.tmp = h.tempdir("ortak-demo-")
+        self.dir = Path(self.tmp) / "demo"
+        self.port = free_port()
+        self.env = dict(os.environ, PATH=os.path.dirname(h.ORTAKD) + os.pathsep + os.environ.get("PATH", ""))
+
+    def tearDown(self):
+        h.remove_tempdir(self.tmp)
+
+    def test_quick(self):
+        t0 = time.monotonic()
+        p = subprocess.run([h.ORTAK, "demo", "--quick", "--dir", str(self.dir), "--port", str(self.port)],
+                           capture_output=True, timeout=150, cwd=self.tmp, env=self.env)
+        out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+        log = (self.dir / "ortakd.log").read_text(errors="replace") if (self.dir / "ortakd.log").exists() else ""
+        self.assertEqual(p.returncode, 0, f"stdout:\n{out}\nstderr:\n{err}\nortakd.log:\n{log}")
+        print(f"ortak demo --quick: {time.monotonic() - t0:.1f} s", file=sys.stderr)
+
+        # Every leg was sent and answered: legs sent == the legs of the workload, none lost to errors.
+        m = re.search(r"ortak demo: (\d+) instructions \((\d+) legs\)", out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(int(m.group(1)), QUICK_INSTRUCTIONS)
+        legs = int(m.group(2))
+        m = re.search(r"payments sent\s+(\d+) legs \((\d+) instructions\)", out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual((int(m.group(1)), int(m.group(2))), (legs, QUICK_INSTRUCTIONS))
+        m = re.search(r"not settled\s+queued (\d+), rejected (\d+), other (\d+), errors (\d+)", out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(int(m.group(4)), 0, out)
+        m = re.search(r"settled\s+(\d+) legs \((\d+)\.(\d+)%\)", out)
+        self.assertIsNotNone(m, out)
+        settled = int(m.group(1))
+        self.assertGreater(settled, 0)
+        self.assertEqual(settled + sum(int(x) for x in re.search(
+            r"queued (\d+), rejected (\d+), other (\d+), errors (\d+)", out).groups()), legs)
+        self.assertRegex(out, r"client latency\s+p50 \d+\.\d{3} ms, p99 \d+\.\d{3} ms")
+        self.assertRegex(out, r"\n  KZT-KZT\s+\d+")
+        self.assertIn("liquidity saved by gridlock resolution versus plain RTGS", out)
+
+        # The report files, and the CSV's instructions add up.
+        for name in ("report.txt", "report.csv", "policies.csv", "ortakd.log"):
+            self.assertTrue((self.dir / name).is_file(), name)
+        rows = (self.dir / "report.csv").read_text().splitlines()
+        self.assertEqual(rows[0], "from_currency,to_currency,instructions,usd_cents,settled_usd_cents")
+        self.assertEqual(sum(int(r.split(",")[2]) for r in rows[1:]), QUICK_INSTRUCTIONS)
+        self.assertIn("payments sent", (self.dir / "report.txt").read_text())
+        policies = (self.dir / "policies.csv").read_text().splitlines()
+        self.assertEqual(len(policies), 1 + 3 * 5, policies)
+
+        # The server is gone: it stopped cleanly and nothing listens on the port any more.
+        self.assertIn("the server stopped (exit 0)", out)
+        self.assertFalse(listening(self.port))
+        self.assertIn("stopped at journal record", log)
+
+
+if __name__ == "__main__":
+    h.main()
