@@ -30,6 +30,7 @@
 #include "cli.h"
 #include "http.h"
 #include "ortak/sim.h"
+#include "sim_plot.h"
 #include "simtarget.h"
 
 #define DEMO_QUICK_PAYMENTS 2000u
@@ -370,6 +371,17 @@ static int compare_run(const struct ortak_config *cfg, const struct ortak_sim_wo
     return rc == ORTAK_OK ? CLI_EXIT_OK : CLI_EXIT_INTERNAL;
 }
 
+/* The plots of the in-process runs (gnuplot): the demo goes on without them. */
+static void plots_write(const struct demo *d, const struct ortak_sim_workload *w, const struct compare *c) {
+    if (!ortak__cli_sim_plot(d->dir, w, c->r, c->n)) return;
+    int g = ortak__cli_sim_gnuplot(d->dir);
+    if (g == 0)
+        printf("plots: %s/liquidity, queue and flows (.svg and .png)\n", d->dir);
+    else
+        printf("plots: gnuplot %s (scripts/setup installs it); the data and plots.gp are in %s\n",
+               g < 0 ? "cannot be run" : "failed", d->dir);
+}
+
 /* Where the server is and how to stop it (without --quick). */
 static void leave_running(const struct demo *d) {
     struct cli_server_file *f = calloc(1, sizeof *f);
@@ -416,6 +428,7 @@ int ortak__cli_demo(int argc, char **argv) {
             rc = CLI_EXIT_IO;
         else
             printf("report: %s/report.txt, %s/report.csv, %s/policies.csv\n", d.dir, d.dir, d.dir);
+        plots_write(&d, &w, &c);
     }
     if (rc != CLI_EXIT_OK || d.quick) {
         int stop = server_stop(&d);
