@@ -36,7 +36,7 @@ struct run {
     uint8_t *status;              /* [leg]: enum leg_status */
     char (*pay_id)[33];           /* [leg] */
     uint64_t *latency_us;         /* [leg] */
-    uint32_t *todo;               /* legs read again after the close */
+    uint32_t *recheck;            /* legs read again after the close */
     char run_id[24];
 };
 
@@ -394,7 +394,7 @@ static void pay_done(struct run *x, uint32_t i, const struct cli_answer *a, bool
 /* The legs not ended on arrival, read again after the close (GET /v1/payments/{id}, as the operator). */
 static bool recheck_make(struct run *x, uint32_t i, struct job *j) {
     j->method = "GET";
-    snprintf(j->path, sizeof j->path, "/v1/payments/%s", x->pay_id[x->todo[i]]);
+    snprintf(j->path, sizeof j->path, "/v1/payments/%s", x->pay_id[x->recheck[i]]);
     j->token = x->http.token;
     return true;
 }
@@ -404,7 +404,7 @@ static void recheck_done(struct run *x, uint32_t i, const struct cli_answer *a, 
     if (!ok || a->status != 200) return; /* keeps the status of the first answer */
     json_error_t je;
     json_t *j = a->body ? json_loadb(a->body, a->len, 0, &je) : NULL;
-    if (jstr(j, "status")) x->status[x->todo[i]] = (uint8_t)status_parse(jstr(j, "status"));
+    if (jstr(j, "status")) x->status[x->recheck[i]] = (uint8_t)status_parse(jstr(j, "status"));
     json_decref(j);
 }
 
@@ -480,19 +480,19 @@ static int day(struct run *x, struct cli_simtarget_result *r) {
     int rc = batch_run(&pay);
     r->send_ms = (mono_us() - t0) / 1000u;
     if (rc != CLI_EXIT_OK) return rc;
-    uint32_t ntodo = 0;
+    uint32_t nrecheck = 0;
     for (uint32_t i = 0; i < x->w->payment_count; i++) {
         r->settled_on_arrival += x->status[i] == ST_SETTLED;
-        if ((x->status[i] == ST_QUEUED || x->status[i] == ST_ACCEPTED) && x->pay_id[i][0]) x->todo[ntodo++] = i;
+        if ((x->status[i] == ST_QUEUED || x->status[i] == ST_ACCEPTED) && x->pay_id[i][0]) x->recheck[nrecheck++] = i;
     }
-    if (r->settled_on_arrival == 0 && ntodo == 0) {
+    if (r->settled_on_arrival == 0 && nrecheck == 0) {
         fprintf(stderr, "ortak %s: no payment was accepted by %s (see the server's log)\n", x->c->cmd, x->http.url);
         return CLI_EXIT_UNAVAILABLE;
     }
     rc = call(x, "POST", "/v1/business-day/close", NULL, NULL, NULL, NULL);
     if (rc != CLI_EXIT_OK) return rc;
-    struct batch again = {x, "statuses", ntodo, recheck_make, recheck_done};
-    return ntodo ? batch_run(&again) : CLI_EXIT_OK;
+    struct batch again = {x, "statuses", nrecheck, recheck_make, recheck_done};
+    return nrecheck ? batch_run(&again) : CLI_EXIT_OK;
 }
 
 static int run_alloc(struct run *x) {
@@ -503,9 +503,10 @@ static int run_alloc(struct run *x) {
     x->status = calloc(nl, sizeof *x->status);
     x->pay_id = calloc(nl, sizeof *x->pay_id);
     x->latency_us = calloc(nl, sizeof *x->latency_us);
-    x->todo = calloc(nl, sizeof *x->todo);
-    return x->file && x->token && x->acc_id && x->status && x->pay_id && x->latency_us && x->todo ? CLI_EXIT_OK
-                                                                                                  : CLI_EXIT_INTERNAL;
+    x->recheck = calloc(nl, sizeof *x->recheck);
+    return x->file && x->token && x->acc_id && x->status && x->pay_id && x->latency_us && x->recheck
+               ? CLI_EXIT_OK
+               : CLI_EXIT_INTERNAL;
 }
 
 static void run_free(struct run *x) {
@@ -515,7 +516,7 @@ static void run_free(struct run *x) {
     free(x->status);
     free(x->pay_id);
     free(x->latency_us);
-    free(x->todo);
+    free(x->recheck);
 }
 
 int ortak__cli_simtarget_run(const struct ortak_config *cfg, const struct ortak_sim_workload *w,
