@@ -64,12 +64,13 @@ struct ortak_sim_trade {
 
 /* The rule that fills missing pairs, in one sentence, for reports. */
 const char *ortak_sim_gap_rule(void);
-/* Where the trade table is by default (beside the source tree, set at build time). */
+/* Where the trade table is by default (beside the source tree, set at build time), or NULL when it is not there. */
 const char *ortak_sim_default_trade_path(void);
 /*
- * Reads the trade CSV at `path` for the countries of `cfg` (the country of a currency is its agent's BIC country)
- * and fills the gaps. ORTAK_OK; ORTAK_IO when the file cannot be read; ORTAK_CORRUPT when a line is malformed or a
- * pair of two configured countries has neither a figure nor a "missing" mark (message in err).
+ * Reads the trade CSV at `path` (NULL: the product's built-in copy of the 2023 figures) for the countries of `cfg` (the
+ * country of a currency is its agent's BIC country) and fills the gaps. ORTAK_OK; ORTAK_IO when the file cannot be
+ * read; ORTAK_CORRUPT when a line is malformed or a pair of two configured countries has neither a figure nor a
+ * "missing" mark (message in err).
  */
 ortak_rc ortak_sim_trade_load(const struct ortak_config *cfg, const char *path, struct ortak_sim_trade *out, char *err,
                               size_t err_cap);

@@ -65,7 +65,7 @@ static void sim_usage(FILE *f) {
             "\n"
             "Exit codes: 0 done; 2 bad arguments or a malformed trade table; 74 a file cannot be read or\n"
             "written; 1 internal error.\n",
-            ortak_sim_default_trade_path());
+            ortak_sim_default_trade_path() ? ortak_sim_default_trade_path() : "the built-in 2023 figures");
 }
 
 struct sim_opts {
@@ -202,8 +202,9 @@ static void print_text(const struct sim_opts *o, const struct ortak_sim_workload
            (unsigned long long)o->params.seed, t->n, o->params.banks_per_country, o->params.fx_providers,
            o->params.payments, w->payment_count, (unsigned long long)(gen_us / 1000));
     for (int i = 0; i < 32; i++) printf("%02x", hash[i]);
-    printf("\ntrade table %s: %u pairs missing, filled; %u partial-year figures used as given.\nrule: %s.\n", o->trade,
-           t->filled_count, t->partial_count, ortak_sim_gap_rule());
+    printf("\ntrade table %s: %u pairs missing, filled; %u partial-year figures used as given.\nrule: %s.\n",
+           o->trade ? o->trade : "(built in: the 2023 figures)", t->filled_count, t->partial_count,
+           ortak_sim_gap_rule());
     print_flows(w);
     char b1[32], b2[32], b3[16], b4[16];
     printf("liquidity range (sum over settlement accounts, USD equivalent): lower bound %s, upper bound %s\n",

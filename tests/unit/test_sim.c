@@ -75,6 +75,21 @@ static void write_file(const char *path, const char *text) {
     assert_int_equal(fclose(f), 0);
 }
 
+/* The product's built-in copy of the figures reads exactly as the reference table. */
+static void test_trade_builtin(void **state) {
+    (void)state;
+    struct ortak_config cfg;
+    ortak_config_default(&cfg);
+    static struct ortak_sim_trade file, builtin;
+    char err[256];
+    load_trade(&cfg, &file);
+    assert_int_equal(ortak_sim_trade_load(&cfg, NULL, &builtin, err, sizeof err), ORTAK_OK);
+    assert_memory_equal(file.pair_usd_k, builtin.pair_usd_k, sizeof file.pair_usd_k);
+    assert_memory_equal(file.filled, builtin.filled, sizeof file.filled);
+    assert_int_equal(file.filled_count, builtin.filled_count);
+    assert_int_equal(file.partial_count, builtin.partial_count);
+}
+
 static void test_trade_errors(void **state) {
     (void)state;
     struct ortak_config cfg;
@@ -424,11 +439,9 @@ int main(int argc, char **argv) {
     }
     fclose(f);
     const struct CMUnitTest workload[] = {
-        cmocka_unit_test(test_trade_table),
-        cmocka_unit_test(test_trade_errors),
-        cmocka_unit_test(test_same_seed_same_workload),
-        cmocka_unit_test(test_flows_follow_trade),
-        cmocka_unit_test(test_workload_shape),
+        cmocka_unit_test(test_trade_table),        cmocka_unit_test(test_trade_builtin),
+        cmocka_unit_test(test_trade_errors),       cmocka_unit_test(test_same_seed_same_workload),
+        cmocka_unit_test(test_flows_follow_trade), cmocka_unit_test(test_workload_shape),
     };
     const struct CMUnitTest policies[] = {
         cmocka_unit_test(test_hand_day),
