@@ -71,6 +71,9 @@ struct ortak_config {
     struct ortak_currency_config currencies[ORTAK_CURRENCIES_LIMIT];
 };
 
+/* The BIC of the system's operator when a deployment names none (ortakd's [server] operator_bic, ortak init). */
+#define ORTAK_OPERATOR_BIC_DEFAULT "ORTKTRISXXX"
+
 /* The INI text of the default configuration: the currencies of the OTS members and observers. */
 const char *ortak_config_default_ini(void);
 

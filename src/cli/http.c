@@ -58,7 +58,7 @@ int ortak__http_server_file(const char *cmd, const char *dir, struct cli_server_
     memset(f, 0, sizeof *f);
     f->tls = true;
     snprintf(f->listen, sizeof f->listen, "127.0.0.1:8443");
-    snprintf(f->operator_bic, sizeof f->operator_bic, "ORTKTRISXXX");
+    snprintf(f->operator_bic, sizeof f->operator_bic, "%s", ORTAK_OPERATOR_BIC_DEFAULT);
     FILE *in = fopen(path, "r");
     if (!in) {
         fprintf(stderr, "ortak %s: cannot read %s (%s): give --url and --token, or --dir DIR of `ortak init`\n", cmd,

@@ -175,7 +175,7 @@ static bool server_ini(char *ini, size_t cap, const char *dir, unsigned port, bo
     static char seen[ORTAK_CURRENCIES_LIMIT * (ORTAK_SIM_BANKS_PER_COUNTRY_MAX + 1) + ORTAK_SIM_FX_PROVIDERS_MAX + 1]
                     [12];
     uint32_t seen_n = 0;
-    if (!add_token(ini, cap, "ORTKTRISXXX", seen, &seen_n)) return false;
+    if (!add_token(ini, cap, ORTAK_OPERATOR_BIC_DEFAULT, seen, &seen_n)) return false;
     for (uint32_t i = 0; i < cfg.currency_count; i++) {
         if (!add_token(ini, cap, cfg.currencies[i].agent_bic, seen, &seen_n)) return false;
     }

@@ -22,7 +22,7 @@ void srv_config_init(struct srv_config *c) {
     snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
     c->listen_port = 8443;
     snprintf(c->data_dir, sizeof c->data_dir, "ortak-data");
-    snprintf(c->operator_bic, sizeof c->operator_bic, "ORTKTRISXXX");
+    snprintf(c->operator_bic, sizeof c->operator_bic, "%s", ORTAK_OPERATOR_BIC_DEFAULT);
     snprintf(c->operator_name, sizeof c->operator_name, "OTS Payment System Operator");
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->tls = true;

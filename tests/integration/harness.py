@@ -48,6 +48,15 @@ class Fatal(Exception):
 # Command line
 
 
+
+def free_port():
+    """A TCP port on 127.0.0.1 free just now (for a server whose port must be known before it starts)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
 def main(module_name="__main__"):
     """Parse --ortakd and --ortak, hand the rest to unittest, exit 0 on success and 1 on any failure."""
     global ORTAKD, ORTAK

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -25,14 +24,6 @@ OPERATOR = h.OPERATOR_BIC
 BANK = "K001KZKA"       # a bank with a token added to the generated ortakd.ini before the server starts
 AZ_BANK = "A001AZ2X"    # a payee in AZN (no token needed)
 FX = "F001KZKA"         # an FX provider, with a token too
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def tokens_of(ini_text):
@@ -120,7 +111,7 @@ class InitTest(unittest.TestCase):
         d = self.tmp / "data"
         ortak("init", "--dir", d, check=0)
         text = (d / "ortakd.ini").read_text()
-        (d / "ortakd.ini").write_text(re.sub(r"(?m)^listen = .*$", f"listen = 127.0.0.1:{free_port()}", text))
+        (d / "ortakd.ini").write_text(re.sub(r"(?m)^listen = .*$", f"listen = 127.0.0.1:{h.free_port()}", text))
         rc, _, err = ortak("accounts", "--dir", d)
         self.assertEqual(rc, 69, err)
         self.assertIn("ortak serve --dir", err)
@@ -142,7 +133,7 @@ class ServeTest(unittest.TestCase):
         cls.dir = cls.tmp / "data"
         ortak("init", "--dir", cls.dir, check=0)
         ini = cls.dir / "ortakd.ini"
-        cls.port = free_port()
+        cls.port = h.free_port()
         text = re.sub(r"(?m)^listen = .*$", f"listen = 127.0.0.1:{cls.port}", ini.read_text())
         cls.extra = {BANK: uuid.uuid4().hex, FX: uuid.uuid4().hex}
         text += "".join(f"{b} = {t}\n" for b, t in cls.extra.items())

@@ -19,14 +19,6 @@ import harness as h  # noqa: E402
 QUICK_INSTRUCTIONS = 2000  # demo.c's DEMO_QUICK_PAYMENTS
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def listening(port):
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -37,7 +29,7 @@ class Demo(unittest.TestCase):
     def setUp(self):
         self.tmp = h.tempdir("ortak-demo-")
         self.dir = Path(self.tmp) / "demo"
-        self.port = free_port()
+        self.port = h.free_port()
         self.env = dict(os.environ, PATH=os.path.dirname(h.ORTAKD) + os.pathsep + os.environ.get("PATH", ""))
 
     def tearDown(self):
