@@ -48,6 +48,8 @@ enum ortak_cmd_kind {
     ORTAK_CMD_NET_CLOSE,
     ORTAK_CMD_FX_RATE_SET,
     ORTAK_CMD_FX_QUOTE,
+    ORTAK_CMD_PAYMENT_RELEASE, /* u.control.id: a payment held by screening goes on as if submitted now */
+    ORTAK_CMD_PAYMENT_REJECT,  /* u.control.id: a payment held by screening is rejected (SCREENING_REJECTED) */
 };
 
 struct ortak_cmd {
@@ -74,6 +76,8 @@ enum {
     ORTAK_RESULT_REPLAYED = 1u << 0,
     /* A payment accepted but not settled: it waits in its payer's queue. */
     ORTAK_RESULT_QUEUED = 1u << 1,
+    /* A payment held by screening: it waits for the operator's release or rejection. */
+    ORTAK_RESULT_HELD = 1u << 2,
 };
 
 struct ortak_result {
@@ -123,6 +127,10 @@ enum ortak_event_kind {
     ORTAK_EV_FX_QUOTED,        /* a firm quote: id = quote, ref = its hold (the pending transfer, whose own event
                                   precedes), accounts = payer's and payee's, amount = source amount, amount_old =
                                   target amount */
+    ORTAK_EV_PAYMENT_HELD,     /* held by screening: accounts, amount and UETR as for the others; status = the hit's
+                                  score (1/10000) */
+    ORTAK_EV_PAYMENT_RELEASED, /* the operator released a held payment; its settled, queued, accepted or rejected
+                                  event follows */
 };
 
 struct ortak_event {

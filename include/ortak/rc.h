@@ -112,7 +112,10 @@
     X(ISO_NOT_SUPPORTED, 96, "AG03", "message or service not offered")                                                 \
     X(ISO_SENDER_MISMATCH, 97, "AG01", "the message's sender or debtor agent is not the authenticated participant")    \
     X(ISO_RETURN_INVALID, 98, "NARR", "the payment returned is unknown or not settled, or the return does not match")  \
-    X(ISO_DUPLICATE_UETR, 99, "DUPL", "a payment with this UETR already exists")
+    X(ISO_DUPLICATE_UETR, 99, "DUPL", "a payment with this UETR already exists")                                       \
+    X(PAYMENT_NOT_HELD, 100, "", "payment is not held by screening")                                                   \
+    X(SCREENING_REJECTED, 101, "RR04", "rejected after sanctions screening (regulatory reason)")                       \
+    X(NOT_LEADER, 102, "", "not durable: this node does not hold the replicated journal (another writer does)")
 
 enum ortak_rc {
 #define ORTAK_RC_ENUM(name, num, iso, msg) ORTAK_##name = num,

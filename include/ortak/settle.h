@@ -29,12 +29,37 @@ enum ortak_payment_state {
     ORTAK_PAYMENT_CANCELLED,
     ORTAK_PAYMENT_REJECTED, /* the result code says why */
     ORTAK_PAYMENT_ACCEPTED, /* a net payment in its open window: settlement guaranteed at the window's close */
+    ORTAK_PAYMENT_HELD,     /* held by sanctions screening until the operator releases or rejects it */
 };
 
 /* How a payment settles: gross, at once or from its queue; or net, when its currency's window closes (netting.h). */
 enum ortak_settlement_method { ORTAK_METHOD_GROSS = 0, ORTAK_METHOD_NET = 1 };
 
-/* A payment as submitted; every field takes part in the idempotency comparison. */
+/* Which name of a payment a screening hit is on. */
+enum ortak_screening_party {
+    ORTAK_PARTY_NONE = 0,
+    ORTAK_PARTY_DEBTOR,
+    ORTAK_PARTY_CREDITOR,
+    ORTAK_PARTY_DEBTOR_AGENT,
+    ORTAK_PARTY_CREDITOR_AGENT,
+};
+
+/*
+ * The sanctions-screening decision a payment was submitted with (the server screens; the engine only keeps it with
+ * the payment, in its journal record and its snapshot): which lists, and the best hit at or above the threshold.
+ */
+struct ortak_screening {
+    uint64_t lists_version; /* digest of the lists that screened it; 0 = not screened (domestic, or no lists) */
+    uint16_t score;         /* the best hit's score in 1/10000; 0 = no hit */
+    uint8_t party;          /* enum ortak_screening_party: the name it hit on */
+    char list[8];           /* the hit's list ("UN", "OFAC", a local list's name), NUL-terminated */
+    char entry_id[24];      /* the entry's reference in its list, NUL-terminated */
+};
+
+/*
+ * A payment as submitted; every field but `hold` and `screening` takes part in the idempotency comparison (a retry
+ * screened against newer lists is the same payment).
+ */
 struct ortak_payment {
     ortak_u128 id;                /* not 0, not all ones; also the id of the transfer that settles it */
     ortak_u128 debit_account_id;  /* the payer's settlement account */
@@ -45,9 +70,14 @@ struct ortak_payment {
     ortak_time_ns latest_ns;      /* latest settlement time; 0 = none */
     uint8_t priority;             /* enum ortak_priority; a net payment's is normal */
     uint8_t method;               /* enum ortak_settlement_method */
+    uint8_t hold;                 /* 1: screening holds it (state HELD) until ORTAK_CMD_PAYMENT_RELEASE or _REJECT */
+    struct ortak_screening screening;
 };
 
-/* Cancel a queued payment, change its priority (it goes to the tail of its new class), or move it. */
+/*
+ * Cancel a queued payment, change its priority (it goes to the tail of its new class), or move it; release or reject
+ * a payment held by screening.
+ */
 struct ortak_payment_control {
     ortak_u128 id;
     uint8_t priority; /* ORTAK_CMD_PAYMENT_PRIORITY: the new priority */

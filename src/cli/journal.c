@@ -116,25 +116,14 @@ static int journal_verify(const struct opts *o) {
 /* ---- dump -------------------------------------------------------------------------------------------------- */
 
 static const char *kind_name(uint32_t kind) {
-    static const char *const names[] = {"unknown",
-                                        "tick",
-                                        "participant_create",
-                                        "participant_status",
-                                        "account_create",
-                                        "account_close",
-                                        "transfer",
-                                        "credit_line_set",
-                                        "reserve_set",
-                                        "payment_submit",
-                                        "payment_cancel",
-                                        "payment_priority",
-                                        "payment_move",
-                                        "cutoff",
-                                        "gridlock",
-                                        "net_cap_set",
-                                        "net_close",
-                                        "fx_rate_set",
-                                        "fx_quote"};
+    static const char *const names[] = {
+        "unknown",        "tick",           "participant_create", "participant_status",
+        "account_create", "account_close",  "transfer",           "credit_line_set",
+        "reserve_set",    "payment_submit", "payment_cancel",     "payment_priority",
+        "payment_move",   "cutoff",         "gridlock",           "net_cap_set",
+        "net_close",      "fx_rate_set",    "fx_quote",           "payment_release",
+        "payment_reject",
+    };
     return kind < sizeof names / sizeof names[0] ? names[kind] : "unknown";
 }
 
@@ -175,10 +164,18 @@ static void dump_command(const struct ortak_cmd *c, bool json) {
                ortak_priority_name(c->u.payment.priority), c->u.payment.method == ORTAK_METHOD_NET ? "net" : "gross");
         if (c->u.payment.quote_id)
             printf(json ? ",\"quote\":\"%s\"" : " quote %s", ortak_u128_hex(c->u.payment.quote_id, x));
+        if (c->u.payment.screening.lists_version) {
+            const struct ortak_screening *sc = &c->u.payment.screening;
+            printf(json ? ",\"hold\":%u,\"lists_version\":\"%016llx\",\"score\":%u,\"list\":\"%s\",\"entry_id\":\"%s\""
+                        : " hold %u lists %016llx score %u list %s entry %s",
+                   c->u.payment.hold, (unsigned long long)sc->lists_version, sc->score, sc->list, sc->entry_id);
+        }
         break;
     case ORTAK_CMD_PAYMENT_CANCEL:
     case ORTAK_CMD_PAYMENT_PRIORITY:
     case ORTAK_CMD_PAYMENT_MOVE:
+    case ORTAK_CMD_PAYMENT_RELEASE:
+    case ORTAK_CMD_PAYMENT_REJECT:
         printf(json ? ",\"id\":\"%s\",\"priority\":%u,\"to_head\":%u" : " id %s priority %u to_head %u",
                ortak_u128_hex(c->u.control.id, x), c->u.control.priority, c->u.control.to_head);
         break;

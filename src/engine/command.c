@@ -18,7 +18,8 @@
 #define STATUS_BODY (12 + 1)
 #define ACCOUNT_CREATE_BODY (16 + 12 + 4 + 1)
 #define ACCOUNT_AMOUNT_BODY (16 + 8)
-#define PAYMENT_BODY (5 * 16 + 8 + 8 + 1 + 1)
+#define PAYMENT_BODY (5 * 16 + 8 + 8 + 1 + 1 + 1 + SCREENING_BODY)
+#define SCREENING_BODY (8 + 2 + 1 + 8 + 24)
 #define CONTROL_BODY (16 + 1 + 1)
 #define CUTOFF_BODY (1 + 1)
 #define GRIDLOCK_BODY (1 + 4)
@@ -56,7 +57,7 @@ static void w_text(struct w *w, const char *s, size_t cap) {
     w->p += cap;
 }
 
-static bool kind_known(uint32_t kind) { return kind >= ORTAK_CMD_TICK && kind <= ORTAK_CMD_FX_QUOTE; }
+static bool kind_known(uint32_t kind) { return kind >= ORTAK_CMD_TICK && kind <= ORTAK_CMD_PAYMENT_REJECT; }
 
 static void encode_one(struct w *w, const struct ortak_cmd *c) {
     w_u64(w, c->timestamp, 8);
@@ -109,10 +110,18 @@ static void encode_one(struct w *w, const struct ortak_cmd *c) {
         w_u64(w, c->u.payment.priority, 1);
         w_u64(w, c->u.payment.method, 1);
         w_u128(w, c->u.payment.quote_id);
+        w_u64(w, c->u.payment.hold, 1);
+        w_u64(w, c->u.payment.screening.lists_version, 8);
+        w_u64(w, c->u.payment.screening.score, 2);
+        w_u64(w, c->u.payment.screening.party, 1);
+        w_text(w, c->u.payment.screening.list, sizeof c->u.payment.screening.list);
+        w_text(w, c->u.payment.screening.entry_id, sizeof c->u.payment.screening.entry_id);
         break;
     case ORTAK_CMD_PAYMENT_CANCEL:
     case ORTAK_CMD_PAYMENT_PRIORITY:
     case ORTAK_CMD_PAYMENT_MOVE:
+    case ORTAK_CMD_PAYMENT_RELEASE:
+    case ORTAK_CMD_PAYMENT_REJECT:
         w_u128(w, c->u.control.id);
         w_u64(w, c->u.control.priority, 1);
         w_u64(w, c->u.control.to_head, 1);
@@ -225,10 +234,18 @@ static void decode_one(struct ortak__reader *r, struct ortak_cmd *c) {
         c->u.payment.priority = (uint8_t)r_u64(r, 1);
         c->u.payment.method = (uint8_t)r_u64(r, 1);
         c->u.payment.quote_id = r_u128(r);
+        c->u.payment.hold = (uint8_t)r_u64(r, 1);
+        c->u.payment.screening.lists_version = r_u64(r, 8);
+        c->u.payment.screening.score = (uint16_t)r_u64(r, 2);
+        c->u.payment.screening.party = (uint8_t)r_u64(r, 1);
+        r_text(r, c->u.payment.screening.list, sizeof c->u.payment.screening.list);
+        r_text(r, c->u.payment.screening.entry_id, sizeof c->u.payment.screening.entry_id);
         break;
     case ORTAK_CMD_PAYMENT_CANCEL:
     case ORTAK_CMD_PAYMENT_PRIORITY:
     case ORTAK_CMD_PAYMENT_MOVE:
+    case ORTAK_CMD_PAYMENT_RELEASE:
+    case ORTAK_CMD_PAYMENT_REJECT:
         c->u.control.id = r_u128(r);
         c->u.control.priority = (uint8_t)r_u64(r, 1);
         c->u.control.to_head = (uint8_t)r_u64(r, 1);

@@ -17,7 +17,7 @@
 #include "settle/settle_int.h"
 
 /* The first 16 bytes of an encoded state; the version changes whenever the encoding does. */
-static const char state_magic[16] = "ortak-state-v2";
+static const char state_magic[16] = "ortak-state-v3";
 
 struct ortak_engine {
     struct ortak_config cfg;
@@ -125,6 +125,7 @@ static ortak_rc apply_one(struct ortak_engine *e, const struct ortak_cmd *cmd, s
     case ORTAK_CMD_PAYMENT_CANCEL: return ortak__settle_cancel(s, l, &cmd->u.control, out);
     case ORTAK_CMD_PAYMENT_PRIORITY: return ortak__settle_priority(s, l, &cmd->u.control, out);
     case ORTAK_CMD_PAYMENT_MOVE: return ortak__settle_move(s, l, &cmd->u.control, out);
+    case ORTAK_CMD_PAYMENT_REJECT: return ortak__settle_hold_reject(s, l, &cmd->u.control, out);
     case ORTAK_CMD_CUTOFF: return ortak__settle_cutoff(s, l, &cmd->u.cutoff, out);
     case ORTAK_CMD_GRIDLOCK: return ortak__settle_gridlock_command(s, l, &cmd->u.gridlock, out);
     case ORTAK_CMD_NET_CAP_SET: return ortak__netting_cap_set(&e->netting, l, &cmd->u.account, out);
@@ -197,6 +198,8 @@ ortak_rc ortak_engine_apply(struct ortak_engine *e, const struct ortak_cmd *cmds
                 r->rc = ORTAK_TIME_BACKWARDS;
             else if (cmd->kind == ORTAK_CMD_PAYMENT_SUBMIT)
                 ortak__settle_submit(&e->settle, &e->ledger, &cmd->u.payment, &out, r);
+            else if (cmd->kind == ORTAK_CMD_PAYMENT_RELEASE)
+                ortak__settle_hold_release(&e->settle, &e->ledger, &cmd->u.control, &out, r);
             else if (cmd->kind == ORTAK_CMD_FX_QUOTE)
                 ortak__fx_quote(&e->fx, &e->ledger, &cmd->u.fx_quote, &out, r);
             else

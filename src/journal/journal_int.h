@@ -14,7 +14,7 @@
 #define JNL_SEG_VERSION 1u
 #define JNL_SEG_HEADER 128u
 #define JNL_REC_MAGIC 0x4345524fu /* "OREC" in file byte order */
-#define JNL_REC_VERSION 1u
+#define JNL_REC_VERSION 2u
 #define JNL_REC_HEADER 72u
 #define JNL_REC_KIND_BATCH 1u
 #define JNL_SNAP_MAGIC "ORTAKSNP"

@@ -102,8 +102,10 @@ static bool payment_accepted(const struct stl_payment *p) {
 
 /* Its state at day end: an ending after end_ns had not happened yet. */
 static uint8_t payment_outcome(const struct stl_payment *p, ortak_time_ns end_ns) {
-    /* A net payment accepted into a window that has not closed yet waits as a queued one does. */
-    if (p->state == ORTAK_PAYMENT_QUEUED || p->state == ORTAK_PAYMENT_ACCEPTED || p->ended_ns > end_ns)
+    /* A net payment accepted into a window that has not closed yet, or one held by screening, waits as a queued one
+     * does. */
+    if (p->state == ORTAK_PAYMENT_QUEUED || p->state == ORTAK_PAYMENT_ACCEPTED || p->state == ORTAK_PAYMENT_HELD ||
+        p->ended_ns > end_ns)
         return ORTAK_PAYMENT_QUEUED;
     return p->state;
 }
@@ -148,7 +150,7 @@ static void collect_payment(struct mx *m, uint32_t x) {
     ORTAK_ASSERT(payee != NONE && payee != payer);
     ORTAK_ASSERT(p->p.amount > 0 && p->p.amount <= ORTAK_AMOUNT_MAX);
     ORTAK_ASSERT(p->state == ORTAK_PAYMENT_QUEUED || p->state == ORTAK_PAYMENT_ACCEPTED ||
-                 p->ended_ns >= p->received_ns);
+                 p->state == ORTAK_PAYMENT_HELD || p->ended_ns >= p->received_ns);
     m->pays[m->pay_count++] = (struct mx_pay){p->received_ns, x, row_for(m, payer), row_for(m, payee)};
 }
 

@@ -387,44 +387,34 @@ static uint32_t payment_record(struct ortak_settle *s, const struct ortak_paymen
     return x;
 }
 
-void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment *p,
-                          struct ortak__out *out, struct ortak_result *r) {
-    uint32_t x, dr = NONE, cr = NONE, quote = NONE;
-    ortak_time_ns due = 0;
-    if (!id_valid(p->id)) {
-        r->rc = ORTAK_PAYMENT_ID_INVALID;
-        return;
-    }
-    if (ortak_idmap_get(&s->map, p->id, &x)) {
-        const struct stl_payment *old = &s->payments[x];
-        if (!same_payment(&old->p, p)) {
-            r->rc = ORTAK_PAYMENT_EXISTS_DIFFERENT;
-            return;
-        }
-        r->rc = old->state == ORTAK_PAYMENT_REJECTED ? old->rc : ORTAK_OK;
-        r->flags = ORTAK_RESULT_REPLAYED | (old->state == ORTAK_PAYMENT_QUEUED ? ORTAK_RESULT_QUEUED : 0);
-        return;
-    }
-    /*
-     * A lack of liquidity queues a gross payment; every other refusal rejects it (and is recorded, like a
-     * transfer's). A net payment needs no liquidity now, but room under its payer's net debit cap.
-     */
+/*
+ * Every check of payment p before it is recorded or goes on (submission, release from a screening hold): the refusal,
+ * or ORTAK_OK, or ORTAK_INSUFFICIENT_FUNDS for a gross payment that would wait in its queue. A net payment needs no
+ * liquidity now, but room under its payer's net debit cap.
+ */
+static ortak_rc admission_check(const struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment *p,
+                                ortak_time_ns now, uint32_t *dr, uint32_t *cr, uint32_t *quote, ortak_time_ns *due) {
     bool net = p->method == ORTAK_METHOD_NET;
-    ortak_rc rc = submit_check(s, l, p, out->now, &dr, &cr, &quote, &due);
-    if (rc == ORTAK_OK) {
-        struct stl_payment probe = {.p = *p, .priority = p->priority, .credit = cr};
-        struct ortak_transfer t = ortak__settle_payment_transfer(l, &probe);
-        ortak__ledger_waive(l, net ? LDG_WAIVE_FUNDS : 0);
-        rc = ortak__ledger_transfer_check(l, &t, out->now);
-        ortak__ledger_waive(l, 0);
-        if (net && rc == ORTAK_OK) rc = ortak__netting_admit(s->netting, l, dr, cr, p->amount);
-    }
-    if (rc == ORTAK_TRANSFERS_FULL || s->payment_count >= s->payments_max) {
-        r->rc = rc == ORTAK_TRANSFERS_FULL ? rc : ORTAK_PAYMENTS_FULL; /* transient: nothing recorded */
-        return;
-    }
-    x = payment_record(s, p, out->now);
+    ortak_rc rc = submit_check(s, l, p, now, dr, cr, quote, due);
+    if (rc != ORTAK_OK) return rc;
+    struct stl_payment probe = {.p = *p, .priority = p->priority, .credit = *cr};
+    struct ortak_transfer t = ortak__settle_payment_transfer(l, &probe);
+    ortak__ledger_waive(l, net ? LDG_WAIVE_FUNDS : 0);
+    rc = ortak__ledger_transfer_check(l, &t, now);
+    ortak__ledger_waive(l, 0);
+    if (net && rc == ORTAK_OK) rc = ortak__netting_admit(s->netting, l, *dr, *cr, p->amount);
+    return rc;
+}
+
+/*
+ * Payment x, recorded, goes on after admission_check said rc: a net one joins its window, a gross one settles now,
+ * offsets or queues; a refusal rejects it.
+ */
+static void admit(struct ortak_settle *s, struct ortak_ledger *l, uint32_t x, ortak_rc rc, uint32_t dr, uint32_t cr,
+                  uint32_t quote, ortak_time_ns due, struct ortak__out *out, struct ortak_result *r) {
     struct stl_payment *rec = &s->payments[x];
+    const struct ortak_payment *p = &rec->p;
+    bool net = p->method == ORTAK_METHOD_NET;
     rec->debit = dr;
     rec->credit = cr;
     r->rc = ORTAK_OK;
@@ -457,6 +447,79 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
     if (rec->due_ns) ortak__settle_deadline_push(s, x);
     payment_event(out, rec, ORTAK_EV_PAYMENT_QUEUED)->status = rec->priority;
     r->flags = ORTAK_RESULT_QUEUED;
+}
+
+static uint32_t result_flags(uint8_t state) {
+    return state == ORTAK_PAYMENT_QUEUED ? ORTAK_RESULT_QUEUED : state == ORTAK_PAYMENT_HELD ? ORTAK_RESULT_HELD : 0;
+}
+
+void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment *p,
+                          struct ortak__out *out, struct ortak_result *r) {
+    uint32_t x, dr = NONE, cr = NONE, quote = NONE;
+    ortak_time_ns due = 0;
+    if (!id_valid(p->id)) {
+        r->rc = ORTAK_PAYMENT_ID_INVALID;
+        return;
+    }
+    if (ortak_idmap_get(&s->map, p->id, &x)) {
+        const struct stl_payment *old = &s->payments[x];
+        if (!same_payment(&old->p, p)) {
+            r->rc = ORTAK_PAYMENT_EXISTS_DIFFERENT;
+            return;
+        }
+        r->rc = old->state == ORTAK_PAYMENT_REJECTED ? old->rc : ORTAK_OK;
+        r->flags = ORTAK_RESULT_REPLAYED | result_flags(old->state);
+        return;
+    }
+    /* A lack of liquidity queues a gross payment; every other refusal rejects it (and is recorded, like a
+     * transfer's). */
+    ortak_rc rc = admission_check(s, l, p, out->now, &dr, &cr, &quote, &due);
+    if (rc == ORTAK_TRANSFERS_FULL || s->payment_count >= s->payments_max) {
+        r->rc = rc == ORTAK_TRANSFERS_FULL ? rc : ORTAK_PAYMENTS_FULL; /* transient: nothing recorded */
+        return;
+    }
+    x = payment_record(s, p, out->now);
+    if (p->hold && (rc == ORTAK_OK || rc == ORTAK_INSUFFICIENT_FUNDS)) {
+        /* Screening holds it before it touches any liquidity, queue or quote; its checks run again on release. */
+        struct stl_payment *rec = &s->payments[x];
+        rec->state = ORTAK_PAYMENT_HELD;
+        payment_event(out, rec, ORTAK_EV_PAYMENT_HELD)->status = p->screening.score;
+        r->rc = ORTAK_OK;
+        r->flags = ORTAK_RESULT_HELD;
+        return;
+    }
+    admit(s, l, x, rc, dr, cr, quote, due, out, r);
+}
+
+/* ---- screening holds --------------------------------------------------------------------------------------- */
+
+static ortak_rc held_payment(const struct ortak_settle *s, ortak_u128 id, uint32_t *x) {
+    if (!ortak_idmap_get(&s->map, id, x)) return ORTAK_PAYMENT_NOT_FOUND;
+    return s->payments[*x].state == ORTAK_PAYMENT_HELD ? ORTAK_OK : ORTAK_PAYMENT_NOT_HELD;
+}
+
+void ortak__settle_hold_release(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
+                                struct ortak__out *out, struct ortak_result *r) {
+    uint32_t x, dr = NONE, cr = NONE, quote = NONE;
+    ortak_time_ns due = 0;
+    r->rc = held_payment(s, c->id, &x);
+    if (r->rc != ORTAK_OK) return;
+    /* As if submitted now: its cut-off, latest time and quote are judged at the release. */
+    ortak_rc rc = admission_check(s, l, &s->payments[x].p, out->now, &dr, &cr, &quote, &due);
+    if (rc == ORTAK_TRANSFERS_FULL) { /* transient: it stays held */
+        r->rc = rc;
+        return;
+    }
+    payment_event(out, &s->payments[x], ORTAK_EV_PAYMENT_RELEASED);
+    admit(s, l, x, rc, dr, cr, quote, due, out, r);
+}
+
+ortak_rc ortak__settle_hold_reject(struct ortak_settle *s, struct ortak_ledger *l,
+                                   const struct ortak_payment_control *c, struct ortak__out *out) {
+    uint32_t x;
+    ortak_rc rc = held_payment(s, c->id, &x);
+    if (rc == ORTAK_OK) ortak__settle_payment_end(s, l, x, ORTAK_PAYMENT_REJECTED, ORTAK_SCREENING_REJECTED, out);
+    return rc;
 }
 
 /* ---- participant controls ---------------------------------------------------------------------------------- */
@@ -630,6 +693,7 @@ const char *ortak_payment_state_name(uint8_t state) {
     case ORTAK_PAYMENT_CANCELLED: return "cancelled";
     case ORTAK_PAYMENT_REJECTED: return "rejected";
     case ORTAK_PAYMENT_ACCEPTED: return "accepted";
+    case ORTAK_PAYMENT_HELD: return "held";
     default: return "unknown";
     }
 }

@@ -40,6 +40,11 @@ void ortak__settle_encode(const struct ortak_settle *s, ortak_sink_fn sink, void
         ortak__put_u64(e, p->quote);
         ortak__put_u64(e, (uint64_t)p->rc | (uint64_t)p->state << 16 | (uint64_t)p->priority << 24 |
                               (uint64_t)p->p.priority << 32 | (uint64_t)p->p.method << 40);
+        const struct ortak_screening *sc = &p->p.screening;
+        ortak__put_u64(e, (uint64_t)p->p.hold | (uint64_t)sc->party << 8 | (uint64_t)sc->score << 16);
+        ortak__put_u64(e, sc->lists_version);
+        ortak__put_bytes(e, sc->list, sizeof sc->list);
+        ortak__put_bytes(e, sc->entry_id, sizeof sc->entry_id);
     }
 }
 
@@ -68,9 +73,22 @@ static bool decode_payment(struct ortak_settle *s, const struct ortak_ledger *l,
     p->priority = (uint8_t)(v >> 24);
     p->p.priority = (uint8_t)(v >> 32);
     p->p.method = (uint8_t)(v >> 40);
+    struct ortak_screening *sc = &p->p.screening;
+    uint64_t h = ortak__get_le(d, 8);
+    p->p.hold = (uint8_t)h;
+    sc->party = (uint8_t)(h >> 8);
+    sc->score = (uint16_t)(h >> 16);
+    sc->lists_version = ortak__get_le(d, 8);
+    ortak__get_bytes(d, sc->list, sizeof sc->list);
+    ortak__get_bytes(d, sc->entry_id, sizeof sc->entry_id);
+    bool held = p->state == ORTAK_PAYMENT_HELD;
+    if (h >> 32 != 0 || p->p.hold > 1 || sc->party > ORTAK_PARTY_CREDITOR_AGENT || sc->score > 10000 ||
+        !memchr(sc->list, '\0', sizeof sc->list) || !memchr(sc->entry_id, '\0', sizeof sc->entry_id) ||
+        (held && !p->p.hold))
+        return false;
     p->debit = p->credit = p->prev = p->next = NONE;
     /* A quote is bound exactly when the payment carries one and was accepted (a rejected one: after queueing). */
-    bool bound = p->p.quote_id != 0 && (p->state != ORTAK_PAYMENT_REJECTED || p->place != 0);
+    bool bound = p->p.quote_id != 0 && !held && (p->state != ORTAK_PAYMENT_REJECTED || p->place != 0);
     const struct ortak_fx *fx = s->fx;
     if (bound ? quote >= fx->quote_count || fx->quotes[quote].payment_id != p->p.id : quote != NONE) return false;
     p->quote = (uint32_t)quote;
@@ -79,13 +97,15 @@ static bool decode_payment(struct ortak_settle *s, const struct ortak_ledger *l,
     bool fields_ok = rejected || (p->priority < ORTAK_PRIORITIES && p->p.priority < ORTAK_PRIORITIES &&
                                   p->p.method <= ORTAK_METHOD_NET);
     if (d->bad || v >> 48 != 0 || p->p.id == 0 || p->p.id == ORTAK_U128_MAX || p->rc >= ORTAK_RC_COUNT_ ||
-        p->state < ORTAK_PAYMENT_QUEUED || p->state > ORTAK_PAYMENT_ACCEPTED || !fields_ok ||
+        p->state < ORTAK_PAYMENT_QUEUED || p->state > ORTAK_PAYMENT_HELD || !fields_ok ||
         rejected != (p->rc != ORTAK_OK) || (p->state == ORTAK_PAYMENT_ACCEPTED && !net) ||
-        (net && !rejected) != (p->window != 0) || (net && p->place != 0))
+        (net && !rejected && !held) != (p->window != 0) || (net && p->place != 0) ||
+        (held && (p->place != 0 || p->ended_ns != 0)))
         return false;
     if (ortak_idmap_put(&s->map, p->p.id, x) != 0) return false;
     s->payment_count = x + 1;
-    if (p->state == ORTAK_PAYMENT_REJECTED || p->state == ORTAK_PAYMENT_CANCELLED) return true;
+    /* Ended payments, and held ones (as live: they took no account, queue or quote yet), keep no indices. */
+    if (p->state == ORTAK_PAYMENT_REJECTED || p->state == ORTAK_PAYMENT_CANCELLED || held) return true;
     if (ortak__ledger_account_index(l, p->p.debit_account_id, &p->debit) != ORTAK_OK ||
         ortak__ledger_account_index(l, p->p.credit_account_id, &p->credit) != ORTAK_OK)
         return false;

@@ -82,9 +82,9 @@ struct ortak_settle {
  * cross-currency payment: both legs), or released (its hold) and rejected.
  */
 #define ORTAK__SETTLE_EVENTS_PER_PAYMENT 3u
-/* Events one settlement command can cause itself: a cross-currency submit that settles with offsetting (its two
- * legs, the payment, the offset); an FX quote (its hold, the quote). */
-#define ORTAK__SETTLE_EVENTS_PER_COMMAND 4u
+/* Events one settlement command can cause itself: a cross-currency payment released from a screening hold that
+ * settles with offsetting (the release, its two legs, the payment, the offset); an FX quote (its hold, the quote). */
+#define ORTAK__SETTLE_EVENTS_PER_COMMAND 5u
 /* Events of the gridlock resolution runs one command can cause (a periodic run and an operator's): per currency. */
 #define ORTAK__SETTLE_GRIDLOCK_EVENTS_PER_CURRENCY 2u
 
@@ -94,6 +94,10 @@ size_t ortak__settle_memory_bytes(const struct ortak_settle *s);
 
 void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment *p,
                           struct ortak__out *out, struct ortak_result *r);
+void ortak__settle_hold_release(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
+                                struct ortak__out *out, struct ortak_result *r);
+ortak_rc ortak__settle_hold_reject(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
+                                   struct ortak__out *out);
 ortak_rc ortak__settle_cancel(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
                               struct ortak__out *out);
 ortak_rc ortak__settle_priority(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,

@@ -1654,9 +1654,9 @@ static void test_journal_commands(void **state) {
     unsigned char *buf = malloc(cap + 1);
     assert_non_null(buf);
     /* Records: header (timestamp, kind) 9 bytes; a rate 12 + 4 + 4 + 4 x 8 + 1; a quote 3 x 16 + 8 + 4 + 1; a
-     * payment 5 x 16 + 8 + 8 + 1 + 1, its quote id last. */
+     * payment 5 x 16 + 8 + 8 + 1 + 1 with its quote id, then hold 1 and the screening decision 8 + 2 + 1 + 8 + 24. */
     size_t len = ortak_batch_encode(cmds, 4, buf, cap);
-    const size_t rate_len = 9 + 53, quote_len = 9 + 61, pay_len = 9 + 98;
+    const size_t rate_len = 9 + 53, quote_len = 9 + 61, pay_len = 9 + 98 + 1 + 43;
     assert_int_equal(len, 4 + rate_len + quote_len + pay_len + rate_len);
     const unsigned char *r = buf + 4, *q = r + rate_len, *p = q + quote_len, *w = p + pay_len;
     assert_int_equal(r[8], ORTAK_CMD_FX_RATE_SET);
@@ -1670,7 +1670,8 @@ static void test_journal_commands(void **state) {
                 le64(q + 57) == 10000);
     assert_true(q[65] == 120 && q[66] == 0 && q[69] == SRC);
     assert_int_equal(p[8], ORTAK_CMD_PAYMENT_SUBMIT);
-    assert_true(le64(p + pay_len - 16) == 7 && le64(p + pay_len - 8) == 0);
+    const unsigned char *quote_id = p + pay_len - 44 - 16; /* before the hold and the screening decision */
+    assert_true(le64(quote_id) == 7 && le64(quote_id + 8) == 0 && p[pay_len - 44] == 0);
     assert_int_equal(w[8], ORTAK_CMD_FX_RATE_SET);
     assert_int_equal(w[61], 1);
     struct ortak_cmd out[4];

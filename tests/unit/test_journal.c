@@ -254,7 +254,7 @@ static uint64_t record_build(uint64_t seq, ortak_time_ns ts, const uint8_t prev[
     uint64_t size = REC_HDR + pad8(len);
     memset(out, 0, size);
     memcpy(out, "OREC", 4);
-    le_put(out + 4, 1, 2);
+    le_put(out + 4, 2, 2);
     le_put(out + 6, 1, 2);
     le_put(out + 8, seq, 8);
     le_put(out + 16, ts, 8);
@@ -985,9 +985,9 @@ static void test_tamper_chain(void **state) {
     record_tamper(s1, r.off[8], 16, early, 8);
     expect_refused(f->dir, ORTAK_JP_SEQUENCE, n1, r.off[8], 8, "timestamp earlier");
     file_pwrite(s1, 0, orig1, len1);
-    unsigned char v2[2] = {2, 0};
-    record_tamper(s1, r.off[4], 4, v2, 2);
-    expect_refused(f->dir, ORTAK_JP_VERSION, n1, r.off[4], 4, "record format version 2");
+    unsigned char v3[2] = {3, 0};
+    record_tamper(s1, r.off[4], 4, v3, 2);
+    expect_refused(f->dir, ORTAK_JP_VERSION, n1, r.off[4], 4, "record format version 3");
     file_pwrite(s1, 0, orig1, len1);
 
     /* The very last record has no successor: the scan passes, and only a head kept elsewhere differs. */

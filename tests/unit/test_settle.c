@@ -1312,6 +1312,110 @@ static void test_state_hash_and_encoding(void **state) {
 #undef NEXT
 }
 
+/* ---- screening holds ---------------------------------------------------------------------------------------- */
+
+#define EV_HELD(id, amt, score) \
+    { ORTAK_EV_PAYMENT_HELD, (id), (amt), (score) }
+#define EV_RELEASED(id, amt) \
+    { ORTAK_EV_PAYMENT_RELEASED, (id), (amt), 0 }
+
+static struct ortak_result fx_held(struct fx *f, ortak_u128 id, ortak_u128 dr, ortak_u128 cr, uint64_t amount,
+                                   uint8_t priority) {
+    return fx_apply(f, tu_held(tu_payment(fx_t(f), id, dr, cr, amount, priority), "UN", "KZi.001", 9300));
+}
+
+static void test_screening_hold(void **state) {
+    struct fx *f = *state;
+    /* Held: recorded, untouched liquidity, no queue; the decision is kept with the payment. */
+    struct ortak_result r = fx_held(f, 1, ACC_A, ACC_B, 100, NORM);
+    assert_int_equal(r.rc, ORTAK_OK);
+    assert_int_equal(r.flags, ORTAK_RESULT_HELD);
+    assert_events(f, EV_HELD(1, 100, 9300));
+    assert_state(f, 1, ORTAK_PAYMENT_HELD, ORTAK_OK);
+    assert_balance(f, ACC_A, FUND_A);
+    assert_queue_empty(f, ACC_A);
+    struct ortak_payment_info p = fx_payment(f, 1);
+    assert_int_equal(p.p.hold, 1);
+    assert_true(p.p.screening.lists_version == 0x5ca1ab1e);
+    assert_string_equal(p.p.screening.list, "UN");
+    assert_string_equal(p.p.screening.entry_id, "KZi.001");
+    assert_int_equal(p.ended_ns, 0);
+    /* A retry screened otherwise (newer lists, no hit) is the same payment: replayed, still held. */
+    r = fx_pay(f, 1, ACC_A, ACC_B, 100, NORM);
+    assert_int_equal(r.rc, ORTAK_OK);
+    assert_int_equal(r.flags, ORTAK_RESULT_REPLAYED | ORTAK_RESULT_HELD);
+    /* Only a held payment can be cancelled by nobody, and released or rejected only while held. */
+    assert_int_equal(fx_rc(f, tu_cancel(fx_t(f), 1)), ORTAK_PAYMENT_NOT_QUEUED);
+    assert_int_equal(fx_rc(f, tu_control(fx_t(f), ORTAK_CMD_PAYMENT_RELEASE, 999)), ORTAK_PAYMENT_NOT_FOUND);
+    /* Released: it goes on as if submitted now, and settles. */
+    r = fx_apply(f, tu_control(fx_t(f), ORTAK_CMD_PAYMENT_RELEASE, 1));
+    assert_int_equal(r.rc, ORTAK_OK);
+    assert_int_equal(r.flags, 0);
+    assert_events(f, EV_RELEASED(1, 100), EV_PAY(1, 100));
+    assert_settled(f, 1);
+    assert_balance(f, ACC_A, FUND_A - 100);
+    assert_balance(f, ACC_B, FUND_B + 100);
+    assert_int_equal(fx_rc(f, tu_control(fx_t(f), ORTAK_CMD_PAYMENT_RELEASE, 1)), ORTAK_PAYMENT_NOT_HELD);
+    assert_int_equal(fx_rc(f, tu_control(fx_t(f), ORTAK_CMD_PAYMENT_REJECT, 1)), ORTAK_PAYMENT_NOT_HELD);
+
+    /* Released without liquidity: it queues like any payment. */
+    r = fx_held(f, 2, ACC_C, ACC_D, 500, URG);
+    assert_int_equal(r.flags, ORTAK_RESULT_HELD);
+    r = fx_apply(f, tu_control(fx_t(f), ORTAK_CMD_PAYMENT_RELEASE, 2));
+    assert_int_equal(r.rc, ORTAK_OK);
+    assert_int_equal(r.flags, ORTAK_RESULT_QUEUED);
+    assert_events(f, EV_RELEASED(2, 500), EV_QUEUED(2, 500, URG));
+    assert_queue(f, ACC_C, 2);
+
+    /* Rejected: RR04, nothing booked, and it stays rejected. */
+    fx_held(f, 3, ACC_A, ACC_B, 70, HU);
+    assert_int_equal(fx_rc(f, tu_control(fx_t(f), ORTAK_CMD_PAYMENT_REJECT, 3)), ORTAK_OK);
+    assert_events(f, EV_REJECTED(3, 70, ORTAK_SCREENING_REJECTED));
+    assert_state(f, 3, ORTAK_PAYMENT_REJECTED, ORTAK_SCREENING_REJECTED);
+    assert_string_equal(ortak_rc_iso_reason(ORTAK_SCREENING_REJECTED), "RR04");
+    assert_balance(f, ACC_A, FUND_A - 100);
+    assert_int_equal(fx_rc(f, tu_control(fx_t(f), ORTAK_CMD_PAYMENT_RELEASE, 3)), ORTAK_PAYMENT_NOT_HELD);
+
+    /* A payment that would be refused anyway is rejected, not held. */
+    r = fx_held(f, 4, ACC_A, ACC_NONE, 10, NORM);
+    assert_int_equal(r.rc, ORTAK_ACCOUNT_NOT_FOUND);
+    assert_state(f, 4, ORTAK_PAYMENT_REJECTED, ORTAK_ACCOUNT_NOT_FOUND);
+
+    /* Held across its class's cut-off: the release judges it then, and the cut-off rejects it. */
+    fx_held(f, 5, ACC_A, ACC_B, 10, NORM);
+    fx_ok(f, tu_cutoff(fx_t(f), 1u << NORM, 0));
+    assert_state(f, 5, ORTAK_PAYMENT_HELD, ORTAK_OK); /* a cut-off ends queued payments, not held ones */
+    r = fx_apply(f, tu_control(fx_t(f), ORTAK_CMD_PAYMENT_RELEASE, 5));
+    assert_int_equal(r.rc, ORTAK_CUTOFF_PASSED);
+    assert_events(f, EV_RELEASED(5, 10), EV_REJECTED(5, 10, ORTAK_CUTOFF_PASSED));
+    fx_ok(f, tu_cutoff(fx_t(f), 1u << NORM, 1));
+
+    /* A held payment survives encoding: the reopened engine holds it, and releases it alike. */
+    fx_held(f, 6, ACC_B, ACC_A, 40, NORM);
+    struct ortak_engine *o = reopen(f->e);
+    f->more[0] = o;
+    assert_same_hash(f->e, o);
+    ortak_time_ns t = fx_t(f);
+    apply_both1(f->e, o, tu_control(t, ORTAK_CMD_PAYMENT_RELEASE, 6));
+    assert_settled(f, 6);
+    assert_same_settlement(f->e, o, 6);
+
+    /* The journal's encoding keeps the hold and the decision. */
+    struct ortak_cmd in[2] = {tu_held(tu_payment(t, 7, ACC_A, ACC_B, 5, NORM), "OFAC", "306", 10000),
+                              tu_control(t, ORTAK_CMD_PAYMENT_REJECT, 7)};
+    unsigned char buf[1024];
+    assert_true(ortak_batch_encoded_size_max(2) <= sizeof buf);
+    size_t len = ortak_batch_encode(in, 2, buf, sizeof buf);
+    struct ortak_cmd out[2];
+    uint32_t n;
+    assert_int_equal(ortak_batch_decode(buf, len, out, 2, &n), ORTAK_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].u.payment.hold, 1);
+    assert_memory_equal(&out[0].u.payment.screening, &in[0].u.payment.screening, sizeof in[0].u.payment.screening);
+    assert_int_equal(out[1].kind, ORTAK_CMD_PAYMENT_REJECT);
+    assert_true(out[1].u.control.id == 7);
+}
+
 /* ---- 11. property test ------------------------------------------------------------------------------------ */
 
 #define PROP_BANKS 6
@@ -1351,6 +1455,7 @@ static struct ortak_cmd prop_command(uint64_t *rs, ortak_time_ns *t, uint64_t *n
             c.u.payment.latest_ns = *t + (1 + rnd(rs, 60)) * ORTAK_NS_PER_S;
         else if (l == 5)
             c.u.payment.latest_ns = *t; /* already past */
+        if (rnd(rs, 12) == 0) c = tu_held(c, "UN", "KZi.001", (uint16_t)(8000 + rnd(rs, 2001)));
         sent[(*nsent)++] = c;
         return c;
     }
@@ -1360,7 +1465,18 @@ static struct ortak_cmd prop_command(uint64_t *rs, ortak_time_ns *t, uint64_t *n
     if (r < 60) return tu_transfer(*t, (*next_tid)++, payer, ACC_ISS, 1 + rnd(rs, 50000), 0);
     if (r < 67) return tu_cancel(*t, any_pid);
     if (r < 74) return tu_priority(*t, any_pid, (uint8_t)rnd(rs, 3));
-    if (r < 81) return tu_move(*t, any_pid, (uint8_t)rnd(rs, 2));
+    if (r < 79) return tu_move(*t, any_pid, (uint8_t)rnd(rs, 2));
+    if (r < 81) { /* the operator decides on a payment screening held (or on any, now and then) */
+        ortak_u128 id = any_pid;
+        for (int k = 0; k < 16 && *nsent > 0; k++) {
+            const struct ortak_cmd *c = &sent[rnd(rs, *nsent)];
+            if (c->u.payment.hold) {
+                id = c->u.payment.id;
+                break;
+            }
+        }
+        return tu_control(*t, rnd(rs, 3) ? ORTAK_CMD_PAYMENT_RELEASE : ORTAK_CMD_PAYMENT_REJECT, id);
+    }
     if (r < 89) {
         *t += (1 + rnd(rs, 20)) * ORTAK_NS_PER_S;
         return tu_tick(*t);
@@ -1409,7 +1525,7 @@ static void prop_check(const struct ortak_engine *e, uint64_t next_pid, uint64_t
             fail_msg("batch %llu: payment %llu state %s, transfer %s", (unsigned long long)batch,
                      (unsigned long long)id, ortak_payment_state_name(p.state), ortak_rc_name(trc));
         assert_int_equal(p.state == ORTAK_PAYMENT_REJECTED, p.rc != ORTAK_OK);
-        assert_int_equal(p.state == ORTAK_PAYMENT_QUEUED, p.ended_ns == 0);
+        assert_int_equal(p.state == ORTAK_PAYMENT_QUEUED || p.state == ORTAK_PAYMENT_HELD, p.ended_ns == 0);
         if (p.state != ORTAK_PAYMENT_QUEUED) continue;
         int k = 0;
         while (k < PROP_BANKS && prop_accs[k] != p.p.debit_account_id) k++;
@@ -1470,6 +1586,7 @@ static void prop_run(struct fx *f, uint64_t seed) {
     static struct ortak_cmd sent[PROP_COMMANDS];
     uint32_t nsent = 0, done = 0;
     uint32_t seen[ORTAK_EV_PAYMENT_MOVED - ORTAK_EV_PAYMENT_SETTLED + 1] = {0}, timeouts = 0, at_cutoff = 0;
+    uint32_t held = 0, released = 0, screened_out = 0;
     while (done < PROP_COMMANDS) {
         struct ortak_cmd cmds[16];
         uint32_t n = 1 + (uint32_t)rnd(&rs, 16);
@@ -1485,6 +1602,9 @@ static void prop_run(struct fx *f, uint64_t seed) {
                 seen[ev[i].kind - ORTAK_EV_PAYMENT_SETTLED]++;
             if (ev[i].kind == ORTAK_EV_PAYMENT_REJECTED && ev[i].status == ORTAK_SETTLEMENT_TIMEOUT) timeouts++;
             if (ev[i].kind == ORTAK_EV_PAYMENT_REJECTED && ev[i].status == ORTAK_REJECTED_AT_CUTOFF) at_cutoff++;
+            if (ev[i].kind == ORTAK_EV_PAYMENT_REJECTED && ev[i].status == ORTAK_SCREENING_REJECTED) screened_out++;
+            held += ev[i].kind == ORTAK_EV_PAYMENT_HELD;
+            released += ev[i].kind == ORTAK_EV_PAYMENT_RELEASED;
         }
         prop_check(a, next_pid, batch++);
         done += n;
@@ -1493,19 +1613,21 @@ static void prop_run(struct fx *f, uint64_t seed) {
     struct ortak_engine *r = reopen(a);
     assert_same_hash(a, r);
     ortak_engine_close(r);
-    uint32_t states[5] = {0};
+    uint32_t states[ORTAK_PAYMENT_HELD + 1] = {0};
     for (uint64_t id = 1; id < next_pid; id++) {
         struct ortak_payment_info p;
         if (ortak_settle_payment_get(ortak_engine_settle(a), id, &p) == ORTAK_OK) states[p.state]++;
     }
     print_message("seed %llu: %llu batches; now %u queued, %u settled, %u cancelled, %u rejected; events: %u queued, "
-                  "%u priority, %u moved, %u timeouts, %u at cut-off\n",
+                  "%u priority, %u moved, %u timeouts, %u at cut-off; %u held, %u released, %u rejected by screening\n",
                   (unsigned long long)seed, (unsigned long long)batch, states[1], states[2], states[3], states[4],
                   seen[ORTAK_EV_PAYMENT_QUEUED - ORTAK_EV_PAYMENT_SETTLED],
                   seen[ORTAK_EV_PAYMENT_PRIORITY - ORTAK_EV_PAYMENT_SETTLED],
-                  seen[ORTAK_EV_PAYMENT_MOVED - ORTAK_EV_PAYMENT_SETTLED], timeouts, at_cutoff);
+                  seen[ORTAK_EV_PAYMENT_MOVED - ORTAK_EV_PAYMENT_SETTLED], timeouts, at_cutoff, held, released,
+                  screened_out);
     for (size_t k = 0; k < sizeof seen / sizeof seen[0]; k++) assert_true(seen[k] > 0);
     assert_true(timeouts > 0 && at_cutoff > 0);
+    assert_true(held > 0 && released > 0 && screened_out > 0);
 }
 
 static int setup_property(void **state) {
@@ -1547,6 +1669,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_suspended_payer_keeps_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suspended_payee, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_hash_and_encoding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_screening_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_property_seed1, setup_property, teardown),
         cmocka_unit_test_setup_teardown(test_property_seed2, setup_property, teardown),
     };

@@ -8,6 +8,7 @@
 #ifndef ORTAK_TEST_UTIL_H
 #define ORTAK_TEST_UTIL_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,24 @@ static inline struct ortak_cmd tu_latest(struct ortak_cmd c, ortak_time_ns lates
 static inline struct ortak_cmd tu_cancel(ortak_time_ns ts, ortak_u128 id) {
     struct ortak_cmd c = tu_cmd(ts, ORTAK_CMD_PAYMENT_CANCEL);
     c.u.control.id = id;
+    return c;
+}
+
+/* A command that names one payment: ORTAK_CMD_PAYMENT_RELEASE or ORTAK_CMD_PAYMENT_REJECT (a screening hold). */
+static inline struct ortak_cmd tu_control(ortak_time_ns ts, uint32_t kind, ortak_u128 id) {
+    struct ortak_cmd c = tu_cmd(ts, kind);
+    c.u.control.id = id;
+    return c;
+}
+
+/* A payment held by screening: hit on `list`/`entry` with `score` (1/10000), lists version 0x5ca1ab1e. */
+static inline struct ortak_cmd tu_held(struct ortak_cmd c, const char *list, const char *entry, uint16_t score) {
+    c.u.payment.hold = 1;
+    c.u.payment.screening.lists_version = 0x5ca1ab1e;
+    c.u.payment.screening.score = score;
+    c.u.payment.screening.party = ORTAK_PARTY_CREDITOR;
+    snprintf(c.u.payment.screening.list, sizeof c.u.payment.screening.list, "%s", list);
+    snprintf(c.u.payment.screening.entry_id, sizeof c.u.payment.screening.entry_id, "%s", entry);
     return c;
 }
 
