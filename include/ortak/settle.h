@@ -117,8 +117,10 @@ struct ortak_settle;
 
 /* Returns ORTAK_OK or ORTAK_PAYMENT_NOT_FOUND. */
 ortak_rc ortak_settle_payment_get(const struct ortak_settle *s, ortak_u128 id, struct ortak_payment_info *out);
-/* Payments recorded (queued, settled, cancelled, rejected). */
+/* Payments recorded (in every state). */
 uint32_t ortak_settle_payment_count(const struct ortak_settle *s);
+/* The payment recorded i-th (i < ortak_settle_payment_count): ORTAK_OK, or ORTAK_PAYMENT_NOT_FOUND past the end. */
+ortak_rc ortak_settle_payment_at(const struct ortak_settle *s, uint32_t i, struct ortak_payment_info *out);
 /*
  * The queue of an account in settlement order (highest priority first, then place): at most `max` payment ids
  * into `ids`, the number written in *n. Returns ORTAK_OK or ORTAK_ACCOUNT_NOT_FOUND.

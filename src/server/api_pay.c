@@ -50,6 +50,7 @@ json_t *api_payment_json(const struct ortak_engine *e, const struct ortak_paymen
         json_object_set_new(o, "creditor_currency", json_string(c.currency));
     }
     if (p->p.latest_ns) json_object_set_new(o, "latest_settlement", json_time(p->p.latest_ns));
+    if (p->p.screening.lists_version) json_object_set_new(o, "screening", screen_decision_json(&p->p));
     if (p->window) json_object_set_new(o, "window", json_integer((json_int_t)p->window));
     if (p->rc != ORTAK_OK) {
         json_object_set_new(o, "code", json_string(srv_rc_code(p->rc)));
@@ -133,6 +134,7 @@ static void payment_durable(struct req *r) {
         /* The busiest answer of all, written directly: every value is an id, a UUID, a BIC, a code, an amount or a
            time, none of which needs escaping (checked when they were read). */
         const char *status = res->flags & ORTAK_RESULT_QUEUED ? "queued"
+                             : res->flags & ORTAK_RESULT_HELD ? "held"
                              : p->method == ORTAK_METHOD_NET  ? "accepted"
                                                               : "settled";
         char id[33], uetr[37], amount[48], at[40], body[640];
@@ -165,8 +167,9 @@ static void payment_durable(struct req *r) {
 }
 
 void api_post_payment(struct req *r) {
-    static const char *const keys[] = {"creditor_agent",    "currency", "amount", "priority",      "method",
-                                       "latest_settlement", "quote_id", "uetr",   "end_to_end_id", NULL};
+    static const char *const keys[] = {"creditor_agent", "currency",          "amount",        "priority",
+                                       "method",         "latest_settlement", "quote_id",      "uetr",
+                                       "end_to_end_id",  "debtor_name",       "creditor_name", NULL};
     struct json_payment *st = calloc(1, sizeof *st);
     if (!st) {
         reply_rc(r, ORTAK_NOMEM, NULL);
@@ -175,7 +178,7 @@ void api_post_payment(struct req *r) {
     r->state = st;
     json_t *o = req_json(r, keys);
     if (!o) return;
-    char priority[16], method[8], uetr_text[40], e2e[36];
+    char priority[16], method[8], uetr_text[40], e2e[36], debtor[141], creditor[141];
     st->cmd.kind = ORTAK_CMD_PAYMENT_SUBMIT;
     struct ortak_payment *p = &st->cmd.u.payment;
     p->priority = ORTAK_PRIORITY_NORMAL;
@@ -185,7 +188,9 @@ void api_post_payment(struct req *r) {
               field_str(r, o, "method", false, method, sizeof method, NULL) &&
               field_time(r, o, "latest_settlement", &p->latest_ns) && field_id(r, o, "quote_id", false, &p->quote_id) &&
               field_str(r, o, "uetr", false, uetr_text, sizeof uetr_text, NULL) &&
-              field_str(r, o, "end_to_end_id", false, e2e, sizeof e2e, NULL);
+              field_str(r, o, "end_to_end_id", false, e2e, sizeof e2e, NULL) &&
+              field_str(r, o, "debtor_name", false, debtor, sizeof debtor, NULL) &&
+              field_str(r, o, "creditor_name", false, creditor, sizeof creditor, NULL);
     if (ok && priority[0] && !parse_priority(priority, &p->priority)) {
         reply_error(r, 400, "field_invalid", "priority", "priority is normal, urgent or highly_urgent");
         ok = false;
@@ -200,14 +205,20 @@ void api_post_payment(struct req *r) {
         ok = false;
     }
     st->mu = 2;
+    struct screen_parties parties;
     if (ok) {
         const struct ortak_engine *e = srv_read_begin(r->srv);
         ok = payment_accounts(r, e, st->payee, st->currency, p->quote_id, p, &st->mu);
+        if (ok) screen_parties_get(e, p, &parties);
         srv_read_end(r->srv);
     }
     ok = ok && field_amount(r, o, "amount", st->mu, false, &p->amount) && outboxes_have_room(r, st->payee);
     json_decref(o);
     if (!ok) return;
+    if (!screen_payment(r->srv, &parties, debtor, creditor, p)) {
+        reply_error(r, 503, "screening_unavailable", NULL, "the payment cannot be screened now: try again");
+        return;
+    }
     if (!p->uetr) p->uetr = uuid4(r->idem_key ? srv_derived_id("uetr", r->who.bic, r->idem_key) : srv_random_id());
     p->id = ortak_iso_payment_id(p->uetr);
     r->resume = payment_durable;
@@ -427,6 +438,7 @@ static bool iso_reply_pacs002(struct req *r, const struct iso_summary *m, const 
     snprintf(st.status, sizeof st.status, "%s",
              strcmp(s, "settled") == 0    ? "ACSC"
              : strcmp(s, "queued") == 0   ? "PDNG"
+             : strcmp(s, "held") == 0     ? "PDNG"
              : strcmp(s, "accepted") == 0 ? "ACSP"
                                           : "RJCT");
     if (res->rc != ORTAK_OK) {
@@ -498,8 +510,8 @@ static void iso_durable(struct req *r) {
 }
 
 /* Maps every transaction (under the engine's lock); the ones refused get their result now. */
-static void iso_map_all(struct req *r, struct iso_state *st, const struct ortak_iso_msg *m,
-                        struct inbound_meta *metas) {
+static void iso_map_all(struct req *r, struct iso_state *st, const struct ortak_iso_msg *m, struct inbound_meta *metas,
+                        struct screen_parties *parties) {
     const struct ortak_iso_tx *tx = m->tx;
     const struct ortak_engine *e = srv_read_begin(r->srv);
     ortak_time_ns now = srv_now();
@@ -520,6 +532,7 @@ static void iso_map_all(struct req *r, struct iso_state *st, const struct ortak_
         } else {
             st->slot[i] = st->ncmd;
             st->cmds[st->ncmd] = mp.cmd;
+            if (mp.cmd.kind == ORTAK_CMD_PAYMENT_SUBMIT) screen_parties_get(e, &mp.cmd.u.payment, &parties[st->ncmd]);
             struct inbound_meta *mt = &metas[st->ncmd++];
             mt->payment_id = mp.cmd.kind == ORTAK_CMD_TRANSFER ? mp.cmd.u.transfer.id : mp.cmd.u.payment.id;
             mt->type = m->type;
@@ -541,9 +554,11 @@ static void iso_submit(struct req *r, const struct ortak_iso_msg *m) {
     uint32_t n = m->tx_count;
     struct iso_state *st = iso_state_new(n);
     struct inbound_meta *metas = calloc(n ? n : 1, sizeof *metas);
-    if (!st || !metas) {
+    struct screen_parties *parties = calloc(n ? n : 1, sizeof *parties);
+    if (!st || !metas || !parties) {
         free(st);
         free(metas);
+        free(parties);
         reply_rc(r, ORTAK_NOMEM, NULL);
         return;
     }
@@ -559,9 +574,23 @@ static void iso_submit(struct req *r, const struct ortak_iso_msg *m) {
         reply_rc(r, rc, "MsgId");
         if (rc == ORTAK_ISO_DUPLICATE_MESSAGE) r->status = 409;
         free(metas);
+        free(parties);
         return;
     }
-    iso_map_all(r, st, m, metas);
+    iso_map_all(r, st, m, metas, parties);
+    /* Screened outside the engine's lock: each payment's parties, and its agents (its debtor and creditor) */
+    bool screened = true;
+    for (uint32_t i = 0; i < n && screened; i++) {
+        uint32_t k = st->slot[i];
+        if (k == UINT32_MAX || st->cmds[k].kind != ORTAK_CMD_PAYMENT_SUBMIT) continue;
+        screened = screen_payment(r->srv, &parties[k], m->tx[i].dbtr_name, m->tx[i].cdtr_name, &st->cmds[k].u.payment);
+    }
+    free(parties);
+    if (!screened) {
+        free(metas);
+        reply_error(r, 503, "screening_unavailable", NULL, "the message cannot be screened now: send it again");
+        return;
+    }
     const struct ortak_iso_tx *t0 = &m->tx[0];
     bool room = !st->ncmd || outboxes_have_room(r, t0->instd_agt[0] ? t0->instd_agt : t0->cdtr_agt);
     /* the message is kept before its commands go to the journal: durable no later than they are */

@@ -642,6 +642,11 @@ void ortak__settle_deadlines(struct ortak_settle *s, struct ortak_ledger *l, str
 ortak_rc ortak_settle_payment_get(const struct ortak_settle *s, ortak_u128 id, struct ortak_payment_info *out) {
     uint32_t x;
     if (!ortak_idmap_get(&s->map, id, &x)) return ORTAK_PAYMENT_NOT_FOUND;
+    return ortak_settle_payment_at(s, x, out);
+}
+
+ortak_rc ortak_settle_payment_at(const struct ortak_settle *s, uint32_t x, struct ortak_payment_info *out) {
+    if (x >= s->payment_count) return ORTAK_PAYMENT_NOT_FOUND;
     const struct stl_payment *p = &s->payments[x];
     memset(out, 0, sizeof *out);
     out->p = p->p;

@@ -96,8 +96,8 @@ void ortak__settle_submit(struct ortak_settle *s, struct ortak_ledger *l, const 
                           struct ortak__out *out, struct ortak_result *r);
 void ortak__settle_hold_release(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
                                 struct ortak__out *out, struct ortak_result *r);
-ortak_rc ortak__settle_hold_reject(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
-                                   struct ortak__out *out);
+ortak_rc ortak__settle_hold_reject(struct ortak_settle *s, struct ortak_ledger *l,
+                                   const struct ortak_payment_control *c, struct ortak__out *out);
 ortak_rc ortak__settle_cancel(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
                               struct ortak__out *out);
 ortak_rc ortak__settle_priority(struct ortak_settle *s, struct ortak_ledger *l, const struct ortak_payment_control *c,
