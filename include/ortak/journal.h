@@ -187,6 +187,27 @@ ortak_rc ortak_recover(const char *dir, const struct ortak_config *cfg, const st
 
 /* ---- the sequencer: group commit between callers, the journal and the engine ------------------------------ */
 
+/*
+ * A journal backend other than the file journal, for the sequencer: the replicated journal (ortak/nats_journal.h)
+ * is one. The sequencer calls it on its journal thread only.
+ *   append: takes one batch record (payload copied or written before returning) and writes the journal position
+ *     after it into *head. `expect` is NULL for a batch the sequencer formed, or, for a record copied from another
+ *     node's journal (ortak_sequencer_submit_record), the position that record must produce: a mismatch returns
+ *     ORTAK_CORRUPT. Returns ORTAK_OK, or ORTAK_NOT_LEADER when this node may not write (the batch fails).
+ *   sync: makes every record appended so far durable, and writes into *durable_seq the last record that is (every
+ *     record after it is dropped, and fails). Returns ORTAK_OK when all are, else ORTAK_NOT_LEADER.
+ */
+struct ortak_journal_backend {
+    ortak_rc (*append)(void *ctx, ortak_time_ns timestamp, const void *payload, uint32_t len,
+                       const struct ortak_journal_head *expect, struct ortak_journal_head *head);
+    ortak_rc (*sync)(void *ctx, uint64_t *durable_seq);
+    void *ctx;
+};
+
+/* Computes the position after appending one record at `prev` (the record hash the file journal would chain). */
+void ortak_journal_head_next(const struct ortak_journal_head *prev, ortak_time_ns timestamp, const void *payload,
+                             uint32_t len, struct ortak_journal_head *next);
+
 struct ortak_sequencer_options {
     /* Under concurrent load (the last group held more than one submission), how long the journal thread may wait
        for as many submissions as the last group held before it writes and syncs; 0: never wait. */
@@ -206,6 +227,10 @@ struct ortak_sequencer_options {
     void (*before_sync)(void *ctx);
     void (*before_snapshot)(void *ctx);
     void *hooks_ctx;
+    /* NULL: the file journal given to ortak_sequencer_start. Otherwise every append and sync goes to the backend
+       (which keeps that file journal as its local copy); a batch the backend refuses is not applied and each of
+       its commands gets ORTAK_NOT_LEADER. */
+    const struct ortak_journal_backend *backend;
 };
 
 /* Counters of a running sequencer, for metrics. */
@@ -245,6 +270,17 @@ ortak_rc ortak_sequencer_submit(struct ortak_sequencer *s, struct ortak_cmd *cmd
 typedef void (*ortak_sequencer_done_fn)(void *ctx, uint64_t seq);
 ortak_rc ortak_sequencer_submit_async(struct ortak_sequencer *s, struct ortak_cmd *cmds, uint32_t n,
                                       struct ortak_result *results, ortak_sequencer_done_fn done, void *ctx);
+
+/*
+ * Submits a record copied from the leader's journal (a follower): `payload` is journaled as it is with `head`'s
+ * timestamp, must become record head->seq with hash head->hash, and is applied like recovery applies a record.
+ * Needs a backend. `done` is called on the engine thread with ORTAK_OK once the record is durable and applied, or
+ * with the error (ORTAK_CORRUPT: not the next record of this chain, or not a well-formed batch; nothing applied).
+ * `payload` must stay valid until then. Returns ORTAK_OK or ORTAK_NOMEM (nothing submitted).
+ */
+typedef void (*ortak_sequencer_record_fn)(void *ctx, ortak_rc rc);
+ortak_rc ortak_sequencer_submit_record(struct ortak_sequencer *s, const struct ortak_journal_head *head,
+                                       const void *payload, uint32_t len, ortak_sequencer_record_fn done, void *ctx);
 
 /* Runs `fn` with the engine while no batch is being applied (for queries from other threads). */
 void ortak_sequencer_query(struct ortak_sequencer *s, void (*fn)(const struct ortak_engine *e, void *ctx), void *ctx);

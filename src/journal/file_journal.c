@@ -61,6 +61,28 @@ static void record_hash(const unsigned char *header, const void *payload, uint32
     sha256_digest(&sha, 32, out);
 }
 
+/* Writes the header of the record that follows `prev` (JNL_REC_HEADER bytes, zeroed by the caller). */
+static void record_header(unsigned char *p, const struct ortak_journal_head *prev, ortak_time_ns timestamp,
+                          const void *payload, uint32_t len) {
+    ortak__le_put(p, JNL_REC_MAGIC, 4);
+    ortak__le_put(p + 4, JNL_REC_VERSION, 2);
+    ortak__le_put(p + 6, JNL_REC_KIND_BATCH, 2);
+    ortak__le_put(p + 8, prev->seq + 1, 8);
+    ortak__le_put(p + 16, timestamp, 8);
+    ortak__le_put(p + 24, len, 4);
+    memcpy(p + 32, prev->hash, 32);
+    ortak__le_put(p + 64, record_checksum(p, payload, len), 8);
+}
+
+void ortak_journal_head_next(const struct ortak_journal_head *prev, ortak_time_ns timestamp, const void *payload,
+                             uint32_t len, struct ortak_journal_head *next) {
+    unsigned char header[JNL_REC_HEADER] = {0};
+    record_header(header, prev, timestamp, payload, len);
+    struct ortak_journal_head h = {.seq = prev->seq + 1, .timestamp = timestamp};
+    record_hash(header, payload, len, h.hash);
+    *next = h;
+}
+
 /* ---- directory listing ------------------------------------------------------------------------------------- */
 
 struct listing {
@@ -413,15 +435,8 @@ ortak_rc ortak_journal_append(struct ortak_journal *j, ortak_time_ns timestamp, 
 
     unsigned char *p = j->buf + j->buf_len;
     memset(p, 0, rec);
-    ortak__le_put(p, JNL_REC_MAGIC, 4);
-    ortak__le_put(p + 4, JNL_REC_VERSION, 2);
-    ortak__le_put(p + 6, JNL_REC_KIND_BATCH, 2);
-    ortak__le_put(p + 8, j->head.seq + 1, 8);
-    ortak__le_put(p + 16, timestamp, 8);
-    ortak__le_put(p + 24, len, 4);
-    memcpy(p + 32, j->head.hash, 32);
+    record_header(p, &j->head, timestamp, payload, len);
     memcpy(p + JNL_REC_HEADER, payload, len);
-    ortak__le_put(p + 64, record_checksum(p, p + JNL_REC_HEADER, len), 8);
     record_hash(p, p + JNL_REC_HEADER, len, j->head.hash);
     j->head.seq++;
     j->head.timestamp = timestamp;

@@ -11,6 +11,11 @@
  *
  * One mutex guards the queues; the engine has its own lock so that queries from other threads see it between
  * batches only.
+ *
+ * With a backend (the replicated journal), appends and syncs go to it instead, and it may refuse: a batch it does
+ * not make durable is never applied, and its callers get ORTAK_NOT_LEADER in every result. A follower's records
+ * (ortak_sequencer_submit_record) arrive already formed: each is a batch of its own, journaled byte for byte with
+ * its own timestamp, and applied as recovery applies a record.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +38,11 @@ struct submission {
     sem_t ready;                  /* a waiting caller's: posted once the results are written */
     ortak_sequencer_done_fn done; /* an asynchronous caller's: called instead (the submission is then freed) */
     void *done_ctx;
+    /* a follower's record (n is 0 then): its bytes, and where it must land */
+    const void *rec;
+    uint32_t rec_len;
+    struct ortak_journal_head rec_head;
+    ortak_sequencer_record_fn rec_done;
     struct submission *next;
 };
 
@@ -42,6 +52,7 @@ struct slot {
     uint32_t n;
     struct submission *subs;        /* in batch order, linked through `next` */
     struct ortak_journal_head head; /* the journal after this batch */
+    ortak_rc rc;                    /* ORTAK_OK, or why the batch was not journaled (it is not applied then) */
 };
 
 struct ortak_sequencer {
@@ -89,7 +100,17 @@ static void batch_fill(struct ortak_sequencer *s, struct slot *sl) {
     struct submission **tail = &sl->subs;
     sl->n = 0;
     sl->subs = NULL;
-    while (s->queue_head && sl->n + s->queue_head->n <= s->batch_max) {
+    sl->rc = ORTAK_OK;
+    if (s->queue_head && s->queue_head->rec) { /* a follower's record: a batch of its own */
+        struct submission *sub = s->queue_head;
+        s->queue_head = sub->next;
+        s->queued--;
+        if (!s->queue_head) s->queue_tail = NULL;
+        sub->next = NULL;
+        sl->subs = sub;
+        return;
+    }
+    while (s->queue_head && !s->queue_head->rec && sl->n + s->queue_head->n <= s->batch_max) {
         struct submission *sub = s->queue_head;
         s->queue_head = sub->next;
         s->queued--;
@@ -105,16 +126,54 @@ static void batch_fill(struct ortak_sequencer *s, struct slot *sl) {
     }
 }
 
+/* A follower's record: decoded for the engine, journaled as it came. */
+static void record_journal(struct ortak_sequencer *s, struct slot *sl) {
+    struct submission *sub = sl->subs;
+    uint32_t n = 0;
+    if (ortak_batch_decode(sub->rec, sub->rec_len, sl->cmds, s->batch_max, &n) != ORTAK_OK) {
+        sl->rc = ORTAK_CORRUPT;
+        return;
+    }
+    sl->n = n;
+    sl->rc = s->opt.backend->append(s->opt.backend->ctx, sub->rec_head.timestamp, sub->rec, sub->rec_len,
+                                    &sub->rec_head, &sl->head);
+    /* the leader's clock from now on (it may be behind a batch this node stamped and the stream refused) */
+    if (sl->rc == ORTAK_OK) s->last_ts = sub->rec_head.timestamp;
+}
+
 static void batch_journal(struct ortak_sequencer *s, struct slot *sl) {
-    ortak_time_ns now = s->opt.clock ? s->opt.clock(s->opt.clock_ctx) : real_clock(NULL);
+    if (sl->subs && sl->subs->rec) {
+        record_journal(s, sl);
+        return;
+    }
+    ortak_time_ns now = s->opt.clock ? s->opt.clock(s->opt.clock_ctx) : real_clock(NULL), prev_ts = s->last_ts;
     if (now < s->last_ts) now = s->last_ts;
     s->last_ts = now;
     for (uint32_t i = 0; i < sl->n; i++) sl->cmds[i].timestamp = now;
     size_t len = ortak_batch_encode(sl->cmds, sl->n, s->encode_buf, ortak_batch_encoded_size_max(s->batch_max));
+    if (s->opt.backend) {
+        sl->rc = s->opt.backend->append(s->opt.backend->ctx, now, s->encode_buf, (uint32_t)len, NULL, &sl->head);
+        if (sl->rc != ORTAK_OK) s->last_ts = prev_ts; /* the batch is not in the journal: nor is its time */
+        return;
+    }
     uint64_t seq;
     ortak_rc rc = ortak_journal_append(s->j, now, s->encode_buf, (uint32_t)len, &seq);
     ORTAK_ASSERT(rc == ORTAK_OK); /* payload_max was checked against batch_max at start */
     ortak_journal_head_get(s->j, &sl->head);
+}
+
+/* Makes the group's batches durable; those the backend could not are marked failed. */
+static void group_sync(struct ortak_sequencer *s, uint32_t from, uint32_t to) {
+    if (!s->opt.backend) {
+        ortak_journal_sync(s->j);
+        return;
+    }
+    uint64_t durable = 0;
+    ortak_rc rc = s->opt.backend->sync(s->opt.backend->ctx, &durable);
+    for (uint32_t k = from; k < to; k++) {
+        struct slot *sl = &s->slots[k % SLOTS];
+        if (sl->rc == ORTAK_OK && rc != ORTAK_OK && sl->head.seq > durable) sl->rc = ORTAK_NOT_LEADER;
+    }
 }
 
 static void stats_sync(struct ortak_sequencer_stats *st, uint64_t ns) {
@@ -160,11 +219,12 @@ static void *journal_main(void *arg) {
         pthread_mutex_unlock(&s->mu);
         uint64_t t0 = mono_ns();
         if (s->opt.before_sync) s->opt.before_sync(s->opt.hooks_ctx);
-        ortak_journal_sync(s->j);
+        group_sync(s, s->slot_filled, filled);
         uint64_t took = mono_ns() - t0;
         pthread_mutex_lock(&s->mu);
         stats_sync(&s->stats, took);
         for (uint32_t k = s->slot_filled; k < filled; k++) {
+            if (s->slots[k % SLOTS].rc != ORTAK_OK) continue;
             s->stats.batches++;
             s->stats.commands += s->slots[k % SLOTS].n;
         }
@@ -180,6 +240,11 @@ static void *journal_main(void *arg) {
 /* ---- the engine thread ------------------------------------------------------------------------------------- */
 
 static void batch_apply(struct ortak_sequencer *s, struct slot *sl) {
+    if (sl->rc != ORTAK_OK) {
+        for (uint32_t i = 0; i < sl->n; i++)
+            sl->results[i] = (struct ortak_result){.rc = sl->rc, .fail_index = UINT32_MAX};
+        return;
+    }
     pthread_mutex_lock(&s->engine_mu);
     ortak_rc rc = ortak_engine_apply(s->e, sl->cmds, sl->n, sl->results);
     ORTAK_ASSERT(rc == ORTAK_OK);
@@ -209,14 +274,14 @@ static void *engine_main(void *arg) {
            callers are released without the mutex held, so that none wakes only to wait for it. */
         uint32_t off = 0;
         struct submission *subs = sl->subs;
-        for (struct submission *sub = subs; sub; sub = sub->next) {
+        for (struct submission *sub = subs; sub && !sub->rec; sub = sub->next) {
             memcpy(sub->results, sl->results + off, sub->n * sizeof *sub->results);
             for (uint32_t i = 0; i < sub->n; i++) {
                 sub->cmds[i].timestamp = sl->head.timestamp;
                 if (sub->results[i].fail_index != UINT32_MAX) sub->results[i].fail_index -= off;
             }
             off += sub->n;
-            sub->seq = sl->head.seq;
+            sub->seq = sl->rc == ORTAK_OK ? sl->head.seq : 0;
         }
         pthread_mutex_lock(&s->mu);
         s->slot_applied++;
@@ -224,7 +289,10 @@ static void *engine_main(void *arg) {
         pthread_mutex_unlock(&s->mu);
         for (struct submission *sub = subs, *next; sub; sub = next) {
             next = sub->next; /* read first: a released submission is gone */
-            if (sub->done) {
+            if (sub->rec) {
+                sub->rec_done(sub->done_ctx, sl->rc);
+                free(sub);
+            } else if (sub->done) {
                 sub->done(sub->done_ctx, sub->seq);
                 free(sub);
             } else {
@@ -275,6 +343,16 @@ ortak_rc ortak_sequencer_submit_async(struct ortak_sequencer *s, struct ortak_cm
     struct submission *sub = calloc(1, sizeof *sub);
     if (!sub) return ORTAK_NOMEM;
     *sub = (struct submission){.cmds = cmds, .results = results, .n = n, .done = done, .done_ctx = ctx};
+    enqueue(s, sub);
+    return ORTAK_OK;
+}
+
+ortak_rc ortak_sequencer_submit_record(struct ortak_sequencer *s, const struct ortak_journal_head *head,
+                                       const void *payload, uint32_t len, ortak_sequencer_record_fn done, void *ctx) {
+    ORTAK_ASSERT(s->opt.backend);
+    struct submission *sub = calloc(1, sizeof *sub);
+    if (!sub) return ORTAK_NOMEM;
+    *sub = (struct submission){.rec = payload, .rec_len = len, .rec_head = *head, .rec_done = done, .done_ctx = ctx};
     enqueue(s, sub);
     return ORTAK_OK;
 }

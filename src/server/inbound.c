@@ -13,6 +13,11 @@
  *   u32 n; n times { u128 payment id (16 bytes, little-endian), u8 message type, 4 x 36 bytes: MsgId, InstrId,
  *   EndToEndId, TxId, then 12 bytes: the sender's BIC (NUL-padded) }; u32 length; the message as received.
  * Reading it back also tells the caller every (sender, MsgId) accepted, so duplicates stay refused across restarts.
+ *
+ * Replication (replica.c): on the leader each record is also queued for the replicated journal, which sends it in
+ * the same stream message as the first engine batch published after it (before the batch that needs it, since a
+ * message is added before its commands are submitted); a follower adds the records it receives before it applies
+ * that batch (inbound_add_records), so that its store, and so its forwards and status reports, are the leader's.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -43,6 +48,9 @@ struct inbound {
     /* records not yet in the journal: the journal is the syncing thread's alone, so that adding a message never
        waits for a sync */
     struct pending *pending, **pending_tail;
+    /* records not yet handed to the replicated journal (replicate set: a replicated server) */
+    atomic_bool replicate;
+    struct pending *repl, **repl_tail;
     void (*seen)(void *ctx, const char *sender, const char *msg_id); /* start-up only */
     void *seen_ctx;
     struct inbound_entry **buckets;
@@ -172,6 +180,7 @@ int inbound_open(const char *dir, void (*seen)(void *ctx, const char *sender, co
     }
     in->nbuckets = 1024;
     in->pending_tail = &in->pending;
+    in->repl_tail = &in->repl;
     in->seen = seen;
     in->seen_ctx = seen_ctx;
     pthread_mutex_init(&in->mu, NULL);
@@ -202,6 +211,10 @@ void inbound_close(struct inbound *in) {
         next = p->next;
         free(p);
     }
+    for (struct pending *p = in->repl, *next; p; p = next) {
+        next = p->next;
+        free(p);
+    }
     pthread_mutex_destroy(&in->mu);
     free(in);
 }
@@ -217,13 +230,85 @@ int inbound_add(struct inbound *in, const struct inbound_meta *metas, uint32_t n
     for (uint32_t i = 0; i < n; i++) meta_encode(&metas[i], p->rec + 4 + (size_t)i * META_BYTES);
     put_u32(p->rec + 4 + (size_t)n * META_BYTES, (uint32_t)len);
     memcpy(p->rec + 8 + (size_t)n * META_BYTES, xml, len);
+    struct pending *q = NULL;
+    if (atomic_load(&in->replicate)) {
+        if (!(q = malloc(sizeof *q + total))) {
+            free(p);
+            return -1;
+        }
+        memcpy(q, p, sizeof *q + total);
+    }
     int rc = 0;
     pthread_mutex_lock(&in->mu);
     for (uint32_t i = 0; rc == 0 && i < n; i++) rc = insert(in, &metas[i], xml, len);
     *in->pending_tail = p;
     in->pending_tail = &p->next;
+    if (q) {
+        *in->repl_tail = q;
+        in->repl_tail = &q->next;
+    }
     pthread_mutex_unlock(&in->mu);
     return rc;
+}
+
+uint8_t *inbound_take_replicated(struct inbound *in, size_t *len);
+
+void inbound_replicate(struct inbound *in, bool on) {
+    atomic_store(&in->replicate, on);
+    if (on) return;
+    size_t len;
+    free(inbound_take_replicated(in, &len)); /* queued for batches this node will no longer write */
+}
+
+uint8_t *inbound_take_replicated(struct inbound *in, size_t *len) {
+    pthread_mutex_lock(&in->mu);
+    struct pending *p = in->repl;
+    in->repl = NULL;
+    in->repl_tail = &in->repl;
+    pthread_mutex_unlock(&in->mu);
+    size_t total = 0;
+    for (struct pending *q = p; q; q = q->next) total += 4 + q->len;
+    uint8_t *buf = total ? malloc(total) : NULL;
+    size_t off = 0;
+    for (struct pending *q = p, *next; q; q = next) {
+        next = q->next;
+        if (buf) {
+            put_u32(buf + off, q->len);
+            memcpy(buf + off + 4, q->rec, q->len);
+            off += 4 + q->len;
+        }
+        free(q);
+    }
+    ORTAK_ASSERT(!total || !buf || off == total);
+    if (total && !buf) ortak_log_error("inbound", "out of memory: inbound messages not replicated");
+    *len = buf ? total : 0;
+    return buf;
+}
+
+int inbound_add_records(struct inbound *in, const void *buf, size_t len,
+                        void (*seen)(void *ctx, const char *sender, const char *msg_id), void *seen_ctx) {
+    const uint8_t *p = buf;
+    size_t off = 0;
+    while (off < len) {
+        if (len - off < 4) return -1;
+        uint32_t n = get_u32(p + off);
+        if (n > len - off - 4) return -1;
+        const uint8_t *rec = p + off + 4;
+        if (n < 8) return -1;
+        uint32_t count = get_u32(rec);
+        if (count == 0 || (uint64_t)count * META_BYTES + 8 > n) return -1;
+        uint32_t xlen = get_u32(rec + 4 + (size_t)count * META_BYTES);
+        if ((uint64_t)count * META_BYTES + 8 + xlen != n) return -1;
+        struct inbound_meta *metas = calloc(count, sizeof *metas);
+        if (!metas) return -1;
+        for (uint32_t i = 0; i < count; i++) meta_decode(rec + 4 + (size_t)i * META_BYTES, &metas[i]);
+        if (seen) seen(seen_ctx, metas[0].sender, metas[0].msg_id);
+        int rc = inbound_add(in, metas, count, rec + 8 + (size_t)count * META_BYTES, xlen);
+        free(metas);
+        if (rc != 0) return -1;
+        off += 4 + (size_t)n;
+    }
+    return 0;
 }
 
 void inbound_sync(struct inbound *in) {

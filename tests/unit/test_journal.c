@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define XXH_INLINE_ALL
@@ -1892,6 +1893,127 @@ static void async_done(void *ctx, uint64_t seq) {
     atomic_fetch_add(&as->calls, 1);
 }
 
+/* ---- the sequencer with a journal backend (the replicated journal's shape) --------------------------------------- */
+
+/* A backend over a file journal that refuses every batch it forms itself while `refuse` is set. */
+struct fake_backend {
+    struct ortak_journal *j;
+    atomic_bool refuse;
+};
+
+static ortak_rc fake_append(void *ctx, ortak_time_ns ts, const void *payload, uint32_t len,
+                            const struct ortak_journal_head *expect, struct ortak_journal_head *head) {
+    struct fake_backend *b = ctx;
+    struct ortak_journal_head now, next;
+    ortak_journal_head_get(b->j, &now);
+    ortak_journal_head_next(&now, ts, payload, len, &next);
+    if (expect && (expect->seq != next.seq || memcmp(expect->hash, next.hash, 32) != 0)) return ORTAK_CORRUPT;
+    if (!expect && atomic_load(&b->refuse)) return ORTAK_NOT_LEADER;
+    uint64_t seq;
+    assert_int_equal(ortak_journal_append(b->j, ts, payload, len, &seq), ORTAK_OK);
+    ortak_journal_head_get(b->j, head);
+    assert_memory_equal(head->hash, next.hash, 32); /* the position computed ahead is the file journal's */
+    return ORTAK_OK;
+}
+
+static ortak_rc fake_sync(void *ctx, uint64_t *durable_seq) {
+    struct fake_backend *b = ctx;
+    struct ortak_journal_head h;
+    ortak_journal_sync(b->j);
+    ortak_journal_head_get(b->j, &h);
+    *durable_seq = h.seq;
+    return ORTAK_OK;
+}
+
+static void state_hash_of(const struct ortak_engine *e, void *ctx) { ortak_engine_state_hash(e, ctx); }
+
+struct record_seen {
+    atomic_uint calls;
+    atomic_int rc;
+};
+
+static void record_done(void *ctx, ortak_rc rc) {
+    struct record_seen *rs = ctx;
+    atomic_store(&rs->rc, (int)rc);
+    atomic_fetch_add(&rs->calls, 1);
+}
+
+static void test_sequencer_backend(void **state) {
+    struct fx *f = *state;
+    struct ortak_config cfg;
+    small_config(&cfg);
+    struct ortak_journal_options jo = jopts(true);
+    struct ortak_engine *e;
+    struct ortak_journal *j;
+    struct ortak_recovery rep;
+    struct ortak_journal_problem pb;
+    assert_int_equal(ortak_recover(f->dir, &cfg, &jo, &e, &j, &rep, &pb), ORTAK_OK);
+    struct fake_backend fb = {.j = j};
+    struct ortak_journal_backend be = {.append = fake_append, .sync = fake_sync, .ctx = &fb};
+    struct ortak_sequencer_options so = {.backend = &be};
+    struct ortak_sequencer *s;
+    assert_int_equal(ortak_sequencer_start(e, j, f->dir, &so, &s), ORTAK_OK);
+
+    struct ortak_cmd c = tu_transfer(0, ORTAK_U128(7, 1), 2, 3, 1, 0);
+    struct ortak_result res;
+    uint64_t seq = 0;
+    assert_int_equal(ortak_sequencer_submit(s, &c, 1, &res, &seq), ORTAK_OK);
+    assert_int_equal(seq, 1);
+    assert_int_not_equal(res.rc, ORTAK_NOT_LEADER);
+
+    /* refused: not applied, not journaled, every command told so, no sequence number */
+    uint8_t before[32], after[32];
+    ortak_sequencer_query(s, state_hash_of, before);
+    atomic_store(&fb.refuse, true);
+    struct ortak_cmd two[2] = {tu_transfer(0, ORTAK_U128(7, 2), 2, 3, 1, 0),
+                               tu_transfer(0, ORTAK_U128(7, 3), 2, 3, 1, 0)};
+    struct ortak_result res2[2];
+    seq = 99;
+    assert_int_equal(ortak_sequencer_submit(s, two, 2, res2, &seq), ORTAK_OK);
+    assert_int_equal(seq, 0);
+    assert_int_equal(res2[0].rc, ORTAK_NOT_LEADER);
+    assert_int_equal(res2[1].rc, ORTAK_NOT_LEADER);
+    ortak_sequencer_query(s, state_hash_of, after);
+    assert_memory_equal(before, after, 32);
+
+    /* a record formed elsewhere: journaled as it is and applied; one that does not continue the chain is not */
+    struct ortak_journal_head h, next;
+    ortak_journal_head_get(j, &h); /* the journal thread is idle: no submission waits */
+    assert_int_equal(h.seq, 1);
+    struct ortak_cmd rc_cmd = tu_transfer(h.timestamp + 5, ORTAK_U128(7, 4), 2, 3, 1, 0);
+    unsigned char buf[1024];
+    size_t len = ortak_batch_encode(&rc_cmd, 1, buf, sizeof buf);
+    ortak_journal_head_next(&h, h.timestamp + 5, buf, (uint32_t)len, &next);
+    struct record_seen rs = {0};
+    struct ortak_journal_head wrong = next;
+    wrong.hash[0] ^= 1;
+    assert_int_equal(ortak_sequencer_submit_record(s, &wrong, buf, (uint32_t)len, record_done, &rs), ORTAK_OK);
+    while (atomic_load(&rs.calls) < 1) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    assert_int_equal(atomic_load(&rs.rc), ORTAK_CORRUPT);
+    assert_int_equal(ortak_sequencer_submit_record(s, &next, buf, (uint32_t)len, record_done, &rs), ORTAK_OK);
+    while (atomic_load(&rs.calls) < 2) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    assert_int_equal(atomic_load(&rs.rc), ORTAK_OK);
+
+    /* writing again: the next sequence number follows the record */
+    atomic_store(&fb.refuse, false);
+    assert_int_equal(ortak_sequencer_submit(s, two, 2, res2, &seq), ORTAK_OK);
+    assert_int_equal(seq, 3);
+    ortak_sequencer_stop(s, &e, &j);
+    uint8_t live[32];
+    ortak_engine_state_hash(e, live);
+    ortak_journal_close(j);
+    ortak_engine_close(e);
+
+    /* recovery rebuilds exactly the live state from what the backend journaled */
+    assert_int_equal(ortak_recover(f->dir, &cfg, &jo, &e, &j, &rep, &pb), ORTAK_OK);
+    assert_int_equal(rep.head.seq, 3);
+    uint8_t rebuilt[32];
+    ortak_engine_state_hash(e, rebuilt);
+    assert_memory_equal(live, rebuilt, 32);
+    ortak_journal_close(j);
+    ortak_engine_close(e);
+}
+
 static void test_sequencer_api(void **state) {
     struct fx *f = *state;
     struct ortak_config cfg;
@@ -2448,6 +2570,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_recovery_damaged_snapshot, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_recovery_torn_tail, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sequencer_api, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sequencer_backend, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fault_write_stops, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fault_sync_stops, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fault_short_writes, fx_setup, fx_teardown),
