@@ -26,6 +26,7 @@ int ortak__cli_journal(int argc, char **argv);
 int ortak__cli_lsm(int argc, char **argv);
 int ortak__cli_iso(int argc, char **argv);
 int ortak__cli_iban(int argc, char **argv);
+int ortak__cli_screen(int argc, char **argv); /* screen.c: ortak screen */
 int ortak__cli_bench(int argc, char **argv);
 int ortak__cli_simulate(int argc, char **argv); /* simulate.c: ortak simulate */
 int ortak__cli_init(int argc, char **argv);

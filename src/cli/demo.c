@@ -5,8 +5,10 @@
  * 127.0.0.1:P in the background (its log in DIR/ortakd.log), waits for /readyz, runs the simulated business day
  * against it over HTTP (simtarget.c), compares the same workload in-process under plain RTGS and under gridlock
  * resolution (ortak_sim_run), prints the summary and writes it to DIR/report.txt, DIR/report.csv (value by currency
- * pair) and DIR/policies.csv (the in-process runs). With --quick (2,000 instructions) it then stops the server
- * (SIGTERM) and waits for its exit; without, it leaves the server running and says how to reach and stop it.
+ * pair) and DIR/policies.csv (the in-process runs). Then it shows sanctions screening: it opens the next business day
+ * and sends three cross-border payments to names of the DEMO list that init wrote (DIR/demo-sanctions.csv), and says
+ * which the server held (screen_demo; never a reason to fail). With --quick (2,000 instructions) it then stops the
+ * server (SIGTERM) and waits for its exit; without, it leaves the server running and says how to reach and stop it.
  *
  * Invariants: a server this command started is stopped on every failure path, and with --quick before it exits;
  * the server is never left half-started (a child that exits before /readyz is reported with its log).
@@ -16,6 +18,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +32,7 @@
 #include "base/slice.h"
 #include "cli.h"
 #include "http.h"
+#include "ortak/iso20022.h"
 #include "ortak/sim.h"
 #include "sim_plot.h"
 #include "simtarget.h"
@@ -48,6 +52,8 @@ static const char demo_usage[] =
     "(`ortak simulate --target`), closes the day, and prints and writes the report (DIR/report.txt,\n"
     "DIR/report.csv, DIR/policies.csv): payments, settled share, value by currency pair, client latency, and\n"
     "the liquidity gridlock resolution saves against plain RTGS on the same workload (run in-process).\n"
+    "Then it opens the next business day and sends three cross-border payments to names of the DEMO sanctions\n"
+    "list (DIR/demo-sanctions.csv, made-up names), which screening holds for the operator to release or reject.\n"
     "\n"
     "  --quick    a short day (2,000 instructions), then stop the server; without it, the default day (10,000)\n"
     "             and the server keeps running\n"
@@ -382,6 +388,186 @@ static void plots_write(const struct demo *d, const struct ortak_sim_workload *w
                g < 0 ? "cannot be run" : "failed", d->dir);
 }
 
+/* ---- sanctions screening: payments to names of the DEMO list ----------------------------------------------- */
+
+#define SCREEN_PAYMENTS 3u
+#define SCREEN_USD 10000u /* each payment's value, in US dollars */
+
+/* The creditors' names: those of the DEMO list (init.c, demo_list_csv) as a payment might write them. */
+static const char *const screen_names[SCREEN_PAYMENTS] = {
+    "CASPIAN SHADOW TRADING",             /* DEMO-001 in capitals, without its company form */
+    "Борис Фантомов",                     /* DEMO-002 in Cyrillic, listed in Latin, without the patronymic */
+    "Golden Steppe Phantom Holdings Ltd", /* DEMO-003 with another company form */
+};
+
+/* One payment to a DEMO name: who pays whom, and what the server made of it. */
+struct screen_pay {
+    uint32_t payer, payee, currency; /* workload participants; configuration currency = the payer's country */
+    char amount[48];
+    char id[33], status[16];
+    char list[8], entry_id[24], score[16];
+};
+
+/*
+ * The payments: the first bank of each country other than the first FX provider's pays that provider (which holds an
+ * account in every currency) in its own currency, so that the two agents are of different countries and the payment
+ * is screened. Returns how many (fewer than SCREEN_PAYMENTS when the workload has fewer such countries).
+ */
+static uint32_t screen_pick(const struct ortak_config *cfg, const struct ortak_sim_workload *w,
+                            struct screen_pay *pay) {
+    uint32_t fx = UINT32_MAX, n = 0;
+    for (uint32_t p = 0; p < w->participant_count && fx == UINT32_MAX; p++) {
+        if (w->participants[p].role == ORTAK_ROLE_FX_PROVIDER) fx = p;
+    }
+    if (fx == UINT32_MAX) return 0;
+    for (uint32_t p = 0; p < w->participant_count && n < SCREEN_PAYMENTS; p++) {
+        const struct ortak_sim_participant *sp = &w->participants[p];
+        if (sp->role != ORTAK_ROLE_BANK || sp->country == w->participants[fx].country) continue;
+        if (n > 0 && w->participants[pay[n - 1].payer].country == sp->country) continue; /* one bank per country */
+        const struct ortak_currency_config *c = &cfg->currencies[sp->country];
+        uint64_t minor = (uint64_t)SCREEN_USD * ortak_sim_rate_milli(c->code) / 1000u;
+        for (uint8_t k = 0; k < c->minor_units; k++) minor *= 10u;
+        pay[n] = (struct screen_pay){.payer = p, .payee = fx, .currency = sp->country};
+        ortak_iso_amount_format(minor, c->minor_units, pay[n].amount);
+        n++;
+    }
+    return n;
+}
+
+/* One request as `token`: the answer's JSON (the caller frees it) or NULL, and its HTTP status (0: no answer). */
+static json_t *screen_call(const struct demo *d, const char *token, const char *method, const char *path, json_t *body,
+                           long *status) {
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct cli_http_opts o = {.cmd = "demo", .url = d->url, .dir = d->dir, .token = token};
+    struct cli_answer a = {0};
+    json_t *j = NULL;
+    *status = 0;
+    if ((!body || text) && ortak__http_request(&o, method, path, text, NULL, &a) == CLI_EXIT_OK) {
+        json_error_t je;
+        j = a.body ? json_loadb(a.body, a.len, 0, &je) : NULL;
+        *status = a.status;
+    }
+    free(a.body);
+    free(text);
+    return j;
+}
+
+static const char *jstr(const json_t *o, const char *key) {
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* Sends payment `pay` as its payer (`token`); fills in its id and what became of it. */
+static void screen_send(const struct demo *d, const char *token, const struct ortak_config *cfg,
+                        const struct ortak_sim_workload *w, struct screen_pay *pay, const char *name) {
+    json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "creditor_agent", w->participants[pay->payee].bic, "currency",
+                          cfg->currencies[pay->currency].code, "amount", pay->amount, "creditor_name", name);
+    long status = 0;
+    json_t *j = screen_call(d, token, "POST", "/v1/payments", b, &status);
+    snprintf(pay->id, sizeof pay->id, "%s", jstr(j, "id"));
+    if (status == 200 || status == 201)
+        snprintf(pay->status, sizeof pay->status, "%s", jstr(j, "status"));
+    else if (status)
+        snprintf(pay->status, sizeof pay->status, "refused (%ld)", status);
+    else
+        snprintf(pay->status, sizeof pay->status, "no answer");
+    json_decref(j);
+}
+
+/* Fills in the decision of each payment of `pay` that the operator sees held; returns how many payments are held in
+ * all, or -1 when the server does not say. */
+static long screen_holds(const struct demo *d, const char *op_token, struct screen_pay *pay, uint32_t n) {
+    long status = 0;
+    json_t *j = screen_call(d, op_token, "GET", "/v1/screening/holds", NULL, &status);
+    json_t *holds = json_object_get(j, "holds");
+    long total = status == 200 && json_is_array(holds) ? (long)json_array_size(holds) : -1;
+    for (size_t h = 0; total > 0 && h < json_array_size(holds); h++) {
+        const json_t *p = json_array_get(holds, h), *sc = json_object_get(p, "screening");
+        for (uint32_t i = 0; i < n; i++) {
+            if (!pay[i].id[0] || strcmp(pay[i].id, jstr(p, "id")) != 0) continue;
+            snprintf(pay[i].list, sizeof pay[i].list, "%s", jstr(sc, "list"));
+            snprintf(pay[i].entry_id, sizeof pay[i].entry_id, "%s", jstr(sc, "entry_id"));
+            snprintf(pay[i].score, sizeof pay[i].score, "%.4f", json_number_value(json_object_get(sc, "score")));
+        }
+    }
+    json_decref(j);
+    return total;
+}
+
+/* What became of the payments, and where the held ones are seen. */
+static void screen_print(const struct demo *d, const struct ortak_config *cfg, const struct ortak_sim_workload *w,
+                         const struct screen_pay *pay, uint32_t n, long total, const char *op_token) {
+    uint32_t held = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        char what[96];
+        held += strcmp(pay[i].status, "held") == 0;
+        if (pay[i].list[0])
+            snprintf(what, sizeof what, "%s (%s %s, %s)", pay[i].status, pay[i].list, pay[i].entry_id, pay[i].score);
+        else
+            snprintf(what, sizeof what, "%s", pay[i].status[0] ? pay[i].status : "?");
+        printf("  %s -> %s  %s %15s  %-26s to \"%s\"\n", w->participants[pay[i].payer].bic,
+               w->participants[pay[i].payee].bic, cfg->currencies[pay[i].currency].code, pay[i].amount, what,
+               screen_names[i]);
+    }
+    if (held == 0) {
+        printf("The server held none of them: its sanctions screening is off, or the DEMO list is not among its\n"
+               "lists ([screening] in %s/ortakd.ini; `ortak init --force --dir %s` writes it anew).\n",
+               d->dir, d->dir);
+        return;
+    }
+    printf("%u of %u payments held by sanctions screening; each waits for the operator to release or reject it", held,
+           n);
+    if (total > (long)held) printf(".\n%ld payments are held in all, with those of earlier runs", total);
+    if (d->quick)
+        printf(".\nThe holds outlast the server, which --quick stops: after `ortak serve --dir %s`,\nsee them", d->dir);
+    else
+        printf(".\nSee them");
+    printf(" in the dashboard's Screening view (%s/dashboard/, as the operator) or with:\n"
+           "  curl -H 'Authorization: Bearer %s' %s/v1/screening/holds\n",
+           d->url, op_token, d->url);
+}
+
+/*
+ * Shows sanctions screening at work. The simulated day closed every cut-off, and a payment past its cut-off is
+ * refused, not held: so this opens the next business day first (as the operator would), then sends the payments and
+ * says what the server did with them. Never fails the demo: a problem is said, and the demo goes on.
+ */
+static void screen_demo(const struct demo *d, const struct ortak_config *cfg, const struct ortak_sim_workload *w) {
+    struct screen_pay pay[SCREEN_PAYMENTS];
+    uint32_t n = screen_pick(cfg, w, pay);
+    struct cli_server_file *f = calloc(1, sizeof *f);
+    const char *op = f && ortak__http_server_file("demo", d->dir, f) == CLI_EXIT_OK
+                         ? ortak__http_token_of(f, f->operator_bic)
+                         : NULL;
+    printf("\nortak demo: sanctions screening: the operator opens the next business day, and %u banks pay an FX\n"
+           "provider of another country, each to a name of the DEMO list (%s/demo-sanctions.csv, made-up names):\n",
+           n, d->dir);
+    long status = 0;
+    json_t *j =
+        op ? screen_call(d, op, "POST", "/v1/cutoffs",
+                         json_pack("{s:[s,s,s], s:b}", "priorities", "normal", "urgent", "highly_urgent", "open", 1),
+                         &status)
+           : NULL;
+    json_decref(j);
+    if (!op || status != 200 || n == 0) {
+        printf("  none sent: %s\n", !op             ? "no operator token in DIR/ortakd.ini"
+                                    : status != 200 ? "the next business day could not be opened (POST /v1/cutoffs)"
+                                                    : "the workload has no bank and FX provider of two countries");
+        free(f);
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const char *tok = ortak__http_token_of(f, w->participants[pay[i].payer].bic);
+        if (tok)
+            screen_send(d, tok, cfg, w, &pay[i], screen_names[i]);
+        else
+            snprintf(pay[i].status, sizeof pay[i].status, "no token");
+    }
+    screen_print(d, cfg, w, pay, n, screen_holds(d, op, pay, n), op);
+    free(f);
+}
+
 /* Where the server is and how to stop it (without --quick). */
 static void leave_running(const struct demo *d) {
     struct cli_server_file *f = calloc(1, sizeof *f);
@@ -390,9 +576,12 @@ static void leave_running(const struct demo *d) {
                           : NULL;
     printf("\nThe server keeps running: %s (pid %d, log %s/ortakd.log)\n"
            "  operator %s, token %s\n"
+           "  dashboard: %s/dashboard/ (log in with the operator's token above; every participant's is in\n"
+           "             %s/ortakd.ini)\n"
            "  try:     ortak accounts --dir %s\n"
            "  stop it: kill %d\n",
-           d->url, (int)d->pid, d->dir, f ? f->operator_bic : "?", tok ? tok : "?", d->dir, (int)d->pid);
+           d->url, (int)d->pid, d->dir, f ? f->operator_bic : "?", tok ? tok : "?", d->url, d->dir, d->dir,
+           (int)d->pid);
     free(f);
 }
 
@@ -429,6 +618,7 @@ int ortak__cli_demo(int argc, char **argv) {
         else
             printf("report: %s/report.txt, %s/report.csv, %s/policies.csv\n", d.dir, d.dir, d.dir);
         plots_write(&d, &w, &c);
+        screen_demo(&d, &cfg, &w);
     }
     if (rc != CLI_EXIT_OK || d.quick) {
         int stop = server_stop(&d);

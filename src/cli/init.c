@@ -4,10 +4,13 @@
  * `ortak init [--dir DIR] [--force]` writes DIR/engine.ini (the default engine configuration), DIR/ortakd.ini
  * (demo mode: plain HTTP on 127.0.0.1:8080 or --port, bearer tokens for the operator, every central bank of the
  * default configuration and, with --sim-banks, the banks and FX providers of the default simulated workload
- * (demo_bic; `ortak demo` asks for them), the server's state in DIR/state) and DIR/README.txt. Invariants: a directory
- * that exists is never written to without --force; every file is written whole to a temporary name, synced and renamed,
- * so a failure leaves either the old file or the new one; files that hold secrets (tokens, the hash seed) are created
- * mode 0600 and the directory 0700. Tokens are 32 characters drawn uniformly from [A-Za-z0-9] with getrandom.
+ * (demo_bic; `ortak demo` asks for them), the server's state in DIR/state, and [screening] lists: the default
+ * sanctions lists that exist and DIR/demo-sanctions.csv), DIR/demo-sanctions.csv (a list of made-up names, DEMO, that
+ * `ortak demo` pays to show screening) and DIR/README.txt. Invariants: a directory that exists is never written to
+ * without --force; every file is written whole to a temporary name, synced and renamed, so a failure leaves either the
+ * old file or the new one; files that hold secrets (tokens, the hash seed) are created mode 0600 and the directory
+ * 0700; no line of ortakd.ini is longer than ortakd and ortak read (INI_LINE_MAX). Tokens are 32 characters drawn
+ * uniformly from [A-Za-z0-9] with getrandom.
  *
  * `ortak serve [--dir DIR]` execs `ortakd --config DIR/ortakd.ini`, found beside the ortak executable, else on
  * PATH. Exit codes (docs/cli.md): 0 done; 2 usage; 73 DIR exists (init without --force); 74 a file cannot be
@@ -24,16 +27,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/assert.h"
 #include "base/slice.h"
 #include "cli.h"
 #include "ortak/config.h"
+#include "ortak/screening.h"
 #include "ortak/sim.h"
 
 #define CLI_EXIT_EXISTS 73
 #define CLI_EXIT_NOEXEC 127
 #define TOKEN_LEN 32u
-#define DIR_PATH_MAX 400u /* leaves room for "/state" etc. within ortakd's 512-byte paths */
 #define INI_TEXT_MAX 16384u
+/* The longest line of ortakd.ini, newline included: inih (ortakd's and ortak's INI reader) reads lines of at most
+ * 200 bytes with the NUL, and a longer one is a syntax error. */
+#define INI_LINE_MAX 198u
+#define DEMO_LIST_NAME "demo-sanctions.csv"
+#define LISTS_KEY "lists = "
+/* DIR's longest absolute path: the longest line that holds it, "lists = DIR/demo-sanctions.csv", fits a line. */
+#define DIR_PATH_MAX 160u
+_Static_assert(sizeof LISTS_KEY - 1 + DIR_PATH_MAX + 1 + sizeof DEMO_LIST_NAME - 1 + 1 <= INI_LINE_MAX,
+               "the [screening] lists line with DIR's longest path fits a line of ortakd.ini");
 
 static const char init_usage_text[] =
     "usage: ortak init [--dir DIR] [--port P] [--sim-banks] [--force]\n"
@@ -41,7 +54,10 @@ static const char init_usage_text[] =
     "Creates DIR (default ./ortak-data) for a demo server on loopback:\n"
     "  DIR/engine.ini   the engine's configuration (the default one: currencies, limits, settlement)\n"
     "  DIR/ortakd.ini   the server's: listen = 127.0.0.1:8080, demo = yes, tls = no, its state in DIR/state,\n"
-    "                   and a random bearer token for the operator and every central bank (mode 0600)\n"
+    "                   a random bearer token for the operator and every central bank (mode 0600), and the\n"
+    "                   sanctions lists it screens with: the default lists that exist and demo-sanctions.csv\n"
+    "  DIR/demo-sanctions.csv  a sanctions list of made-up names (DEMO), which `ortak demo` pays to show\n"
+    "                   screening\n"
     "  DIR/README.txt   what each file is\n"
     "\n"
     "  --dir DIR   the directory to create (default ortak-data)\n"
@@ -153,6 +169,46 @@ static bool demo_tokens(char *ini, size_t cap, const struct ortak_config *cfg, c
     return true;
 }
 
+/*
+ * The demo's sanctions list, in ortak's CSV (docs/screening.md): made-up names only, so that what it holds is plainly
+ * not a real party. `ortak demo` pays to variants of them (demo.c, screen_names).
+ */
+static const char demo_list_csv[] = "# list: DEMO\n"
+                                    "entry_id,name,aliases,date_of_birth,nationality\n"
+                                    "DEMO-001,Caspian Shadow Trading LLC,ТОО «Каспиан Шэдоу Трейдинг»,,\n"
+                                    "DEMO-002,Boris Ignatyevich Fantomov,Фантомов Борис Игнатьевич,1970-04-01,\n"
+                                    "DEMO-003,Golden Steppe Phantom Holdings,,,\n";
+
+/*
+ * Appends the [screening] section: lists = the default lists that exist, then DIR/demo-sanctions.csv. A default list
+ * whose path would make the line longer than INI_LINE_MAX is left out, and said so (the demo list always fits).
+ */
+static bool screening_ini(char *ini, size_t cap, const char *dir) {
+    const char *paths[ORTAK_SCREEN_LISTS_LIMIT - 1];
+    uint32_t n = ortak_screen_default_lists(paths, ORTAK_SCREEN_LISTS_LIMIT - 1);
+    char demo[PATH_MAX], line[INI_LINE_MAX + 1];
+    snprintf(demo, sizeof demo, "%s/%s", dir, DEMO_LIST_NAME);
+    size_t len = (size_t)snprintf(line, sizeof line, "%s", LISTS_KEY);
+    for (uint32_t i = 0; i < n; i++) {
+        if (len + strlen(paths[i]) + 2 + strlen(demo) + 1 > INI_LINE_MAX) {
+            fprintf(stderr, "ortak init: [screening] lists leaves out %s: its path makes the line too long\n",
+                    paths[i]);
+            continue;
+        }
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s, ", paths[i]);
+    }
+    ORTAK_ASSERT(len + strlen(demo) + 1 <= INI_LINE_MAX); /* DIR_PATH_MAX */
+    size_t used = strlen(ini);
+    int w = snprintf(ini + used, cap - used,
+                     "\n"
+                     "; Sanctions screening of cross-border payments (docs/screening.md): the reference lists found\n"
+                     "; when ortak was built, and demo-sanctions.csv, made-up names that `ortak demo` pays.\n"
+                     "[screening]\n"
+                     "%s%s\n",
+                     line, demo);
+    return w > 0 && (size_t)w < cap - used;
+}
+
 static bool server_ini(char *ini, size_t cap, const char *dir, unsigned port, bool sim_banks) {
     struct ortak_config cfg;
     ortak_config_default(&cfg);
@@ -164,14 +220,18 @@ static bool server_ini(char *ini, size_t cap, const char *dir, unsigned port, bo
                      "demo = yes\n"
                      "tls = no\n"
                      "data_dir = %s/state\n"
-                     "engine_config = %s/engine.ini\n"
-                     "\n"
-                     "; BIC = token: a client sends `Authorization: Bearer <token>` (ortak pay --as BIC).\n"
-                     "; The operator first, then the central bank of every currency of engine.ini (with\n"
-                     "; --sim-banks, then the banks and FX providers of `ortak simulate`'s default workload).\n"
-                     "[tokens]\n",
+                     "engine_config = %s/engine.ini\n",
                      port, dir, dir);
-    if (n < 0 || (size_t)n >= cap) return false;
+    if (n < 0 || (size_t)n >= cap || !screening_ini(ini, cap, dir)) return false;
+    /* [tokens] last, so that a token added at the end of the file is in it */
+    size_t used = strlen(ini);
+    n = snprintf(ini + used, cap - used,
+                 "\n"
+                 "; BIC = token: a client sends `Authorization: Bearer <token>` (ortak pay --as BIC).\n"
+                 "; The operator first, then the central bank of every currency of engine.ini (with\n"
+                 "; --sim-banks, then the banks and FX providers of `ortak simulate`'s default workload).\n"
+                 "[tokens]\n");
+    if (n < 0 || (size_t)n >= cap - used) return false;
     static char seen[ORTAK_CURRENCIES_LIMIT * (ORTAK_SIM_BANKS_PER_COUNTRY_MAX + 1) + ORTAK_SIM_FX_PROVIDERS_MAX + 1]
                     [12];
     uint32_t seen_n = 0;
@@ -189,7 +249,10 @@ static const char readme_fmt[] =
     "               settings (the text `ortak config` prints; keys in docs/ledger.md). Its hash_seed is private.\n"
     "  ortakd.ini   the server's configuration (docs/operations.md): demo mode, plain HTTP on 127.0.0.1:%u,\n"
     "               the state in %s/state, and in [tokens] the bearer token of the operator and of each\n"
-    "               central bank (and of the simulated banks). Keep it secret (mode 0600).\n"
+    "               central bank (and of the simulated banks). Keep it secret (mode 0600). [screening] lists\n"
+    "               the sanctions lists that cross-border payments are screened against (docs/screening.md).\n"
+    "  demo-sanctions.csv  a sanctions list of made-up names (list DEMO, ortak's CSV format): payments to\n"
+    "               these names are held for the operator; `ortak demo` sends three.\n"
     "  state/       made by the server at its first start: journal, snapshots, outbox, inbound messages.\n"
     "\n"
     "Start the server:        ortak serve --dir %s\n"
@@ -208,13 +271,15 @@ static int init_files(const char *abs, bool force, bool existed, unsigned port, 
         goto done;
     }
     snprintf(readme, sizeof readme, readme_fmt, port, abs, abs, abs, abs);
-    if (!write_file(abs, "engine.ini", ortak_config_default_ini(), 0600) || !write_file(abs, "ortakd.ini", ini, 0600) ||
+    if (!write_file(abs, "engine.ini", ortak_config_default_ini(), 0600) ||
+        !write_file(abs, DEMO_LIST_NAME, demo_list_csv, 0644) || !write_file(abs, "ortakd.ini", ini, 0600) ||
         !write_file(abs, "README.txt", readme, 0644))
         goto done;
     printf("ortak init: %s %s\n"
            "  engine.ini   the engine's configuration (the default)\n"
            "  ortakd.ini   the server's: demo mode on http://127.0.0.1:%u, tokens for the operator and the\n"
-           "               central banks%s (mode 0600)\n"
+           "               central banks%s (mode 0600), the sanctions lists to screen with\n"
+           "  " DEMO_LIST_NAME "  a sanctions list of made-up names (DEMO)\n"
            "  README.txt   what each file is\n"
            "Next: ortak serve --dir %s\n",
            existed && force ? "rewrote the files of" : "created", abs, port,

@@ -15,6 +15,7 @@ static const char usage[] =
     "  lsm solve FILE       gridlock resolution: which queued payments can settle together\n"
     "  iso validate FILE... validate ISO 20022 messages against their schemas and ortak's rules\n"
     "  iban check IBAN...   check IBANs: ISO 13616 check digits and the country's format\n"
+    "  screen NAME...       screen names against sanctions lists (UN, OFAC, a local list)\n"
     "  bench http --url URL load ortakd with payments; print throughput and latency percentiles\n"
     "  simulate             simulate a business day under settlement policies and liquidity levels\n"
     "  init [--dir DIR]     create a data directory for a demo server on loopback (configuration, tokens)\n"
@@ -52,6 +53,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "lsm") == 0) return ortak__cli_lsm(argc - 1, argv + 1);
     if (strcmp(argv[1], "iso") == 0) return ortak__cli_iso(argc - 1, argv + 1);
     if (strcmp(argv[1], "iban") == 0) return ortak__cli_iban(argc - 1, argv + 1);
+    if (strcmp(argv[1], "screen") == 0) return ortak__cli_screen(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench") == 0) return ortak__cli_bench(argc - 1, argv + 1);
     if (strcmp(argv[1], "simulate") == 0) return ortak__cli_simulate(argc - 1, argv + 1);
     if (strcmp(argv[1], "init") == 0) return ortak__cli_init(argc - 1, argv + 1);

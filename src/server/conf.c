@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/slice.h"
 #include "ortak/ledger.h"
+#include "ortak/screening.h"
 #include "server.h"
 
 void srv_config_init(struct srv_config *c) {
@@ -38,6 +39,9 @@ void srv_config_init(struct srv_config *c) {
     c->group_delay_us = 1000;
     c->snapshot_every = 10000;
     c->snapshots_keep = 3;
+    replica_conf_defaults(&c->repl);
+    c->screening = true;
+    c->screening_threshold = ORTAK_SCREEN_THRESHOLD_DEFAULT;
 }
 
 struct conf_state {
@@ -136,6 +140,7 @@ static int server_key(struct conf_state *st, const char *k, const char *v) {
     if (strcmp(k, "connection_timeout_s") == 0)
         return parse_u32(v, 1, 3600, &c->connection_timeout_s) ? 1 : fail(st, "connection_timeout_s: 1..3600");
     if (strcmp(k, "log_level") == 0) return copy_str(v, c->log_level, sizeof c->log_level) ? 1 : fail(st, "log_level");
+    if (strcmp(k, "web_dir") == 0) return copy_str(v, c->web_dir, sizeof c->web_dir) ? 1 : fail(st, "web_dir");
     return fail(st, "unknown key in [server]: %s", k);
 }
 
@@ -234,6 +239,38 @@ static int iso_key(struct conf_state *st, const char *k, const char *v) {
     return fail(st, "unknown key in [iso20022]: %s", k);
 }
 
+/* A score in [0, 1] with at most four decimals ("0.88", "1"), as an integer in 1/10000. */
+static bool parse_score(const char *v, uint16_t *out) {
+    uint32_t whole = 0, frac = 0, scale = 10000;
+    if (*v < '0' || *v > '1') return false;
+    whole = (uint32_t)(*v++ - '0');
+    if (*v == '.') {
+        v++;
+        if (*v < '0' || *v > '9') return false;
+        while (*v >= '0' && *v <= '9' && scale > 1) {
+            scale /= 10;
+            frac += (uint32_t)(*v++ - '0') * scale;
+        }
+    }
+    if (*v != '\0' || whole * 10000 + frac > 10000) return false;
+    *out = (uint16_t)(whole * 10000 + frac);
+    return true;
+}
+
+static int screening_key(struct conf_state *st, const char *k, const char *v) {
+    struct srv_config *c = st->c;
+    if (strcmp(k, "enabled") == 0) return parse_bool(v, &c->screening) ? 1 : fail(st, "enabled: yes or no");
+    if (strcmp(k, "lists") == 0)
+        return copy_str(v, c->screening_lists, sizeof c->screening_lists) ? 1 : fail(st, "lists: too long");
+    if (strcmp(k, "translit_dir") == 0)
+        return copy_str(v, c->translit_dir, sizeof c->translit_dir) ? 1 : fail(st, "translit_dir");
+    if (strcmp(k, "threshold") == 0)
+        return parse_score(v, &c->screening_threshold) && c->screening_threshold > 0
+                   ? 1
+                   : fail(st, "threshold: a score above 0 and at most 1, with at most four decimals (0.88)");
+    return fail(st, "unknown key in [screening]: %s", k);
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value) {
     struct conf_state *st = user;
     if (!name) return 1; /* a section header alone */
@@ -244,6 +281,9 @@ static int handler(void *user, const char *section, const char *name, const char
     if (strcmp(section, "limits") == 0) return limits_key(st, name, value);
     if (strcmp(section, "journal") == 0) return journal_key(st, name, value);
     if (strcmp(section, "iso20022") == 0) return iso_key(st, name, value);
+    if (strcmp(section, "replication") == 0)
+        return replica_conf_key(&st->c->repl, name, value, st->msg, sizeof st->msg);
+    if (strcmp(section, "screening") == 0) return screening_key(st, name, value);
     return fail(st, "unknown section [%s]", section);
 }
 
@@ -279,6 +319,7 @@ static int check(const struct srv_config *c, char *err, size_t cap) {
         snprintf(err, cap, "no client can authenticate: give [clients], [tokens] (demo) or client_bic_from_subject");
         return -1;
     }
+    if (replica_conf_check(&c->repl, err, cap) != 0) return -1;
     enum ortak_log_level lvl;
     if (ortak_log_level_parse(c->log_level, &lvl) != 0) {
         snprintf(err, cap, "[server] log_level must be debug, info, warn, error or off: %s", c->log_level);

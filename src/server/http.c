@@ -387,6 +387,10 @@ static void dispatch(struct req *r, struct conn_ctx *cc) {
         reply_error(r, 400, "body_unexpected", NULL, "%s %s takes no body", rt->method, rt->pattern);
         return;
     }
+    if (is_write(r->method) && !replica_may_write(r->srv->replica)) { /* a follower: reads only */
+        replica_reply_not_leader(r);
+        return;
+    }
     const char *key = is_write(r->method) ? req_header(r, "Idempotency-Key") : NULL;
     if (key && !idem_key_valid(key)) {
         reply_error(r, 400, "field_invalid", "Idempotency-Key", "Idempotency-Key must be 1 to %d printable characters",
@@ -447,6 +451,8 @@ void srv_resume(struct req *r) {
 void srv_submit_async(struct req *r, struct ortak_cmd *cmds, uint32_t n, struct ortak_result *results) {
     /* suspended before submitting: the completion may come before this thread returns */
     srv_suspend(r);
+    r->sub_results = results;
+    r->sub_n = n;
     ortak_rc rc = ortak_sequencer_submit_async(r->srv->seq, cmds, n, results, on_durable, r);
     if (rc != ORTAK_OK) {
         for (uint32_t i = 0; i < n; i++) results[i] = (struct ortak_result){.rc = rc, .fail_index = UINT32_MAX};
@@ -464,6 +470,7 @@ static enum MHD_Result send_reply(struct req *r, bool replayed, bool close) {
     r->resp = NULL; /* the response owns it now */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type ? r->content_type : "text/plain");
     if (replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    for (uint32_t i = 0; i < r->nhdr; i++) MHD_add_response_header(resp, r->hdr[i][0], r->hdr[i][1]);
     if (close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
@@ -553,6 +560,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         rc->waiting = true;
         return MHD_YES;
     }
+    /* commands the replicated journal refused (this node stopped leading): never acknowledged */
+    if (replica_take_not_leader() || replica_refused(r->sub_results, r->sub_n)) replica_reply_not_leader(r);
     answered(r);
     finish(r, r->route, rc->t0);
     enum MHD_Result ret = send_reply(r, r->replayed, false);

@@ -29,7 +29,8 @@ static const char usage[] =
     "Runs the ortak server: the HTTP API over TLS (docs/api.md) with the engine, its journal and the outboxes.\n"
     "  --config FILE    the server configuration (INI; every option is in docs/operations.md)\n"
     "  --check-config   check the configuration and the files it names, then exit: 0 valid, 1 not\n"
-    "Exit codes: 0 stopped by SIGTERM or SIGINT, 1 configuration, 2 usage, 3 start-up failed, 74 journal I/O.\n";
+    "Exit codes: 0 stopped by SIGTERM or SIGINT, 1 configuration, 2 usage, 3 start-up failed, 74 journal I/O,\n"
+    "76 replication: the stream does not continue this node's journal.\n";
 
 ortak_time_ns srv_now(void) {
     struct timespec ts;
@@ -46,6 +47,7 @@ uint64_t srv_submit(struct server *s, struct ortak_cmd *cmds, uint32_t n, struct
     if (rc != ORTAK_OK) { /* callers never submit more than batch_max */
         for (uint32_t i = 0; i < n; i++) results[i] = (struct ortak_result){.rc = rc, .fail_index = UINT32_MAX};
     }
+    if (s->replica && replica_refused(results, n)) replica_note_not_leader(); /* answered 503 by http.c */
     return seq;
 }
 
@@ -89,23 +91,30 @@ static void on_events(void *ctx, uint64_t seq, const struct ortak_event *ev, uin
         }
     }
     outbox_on_events(s->outbox, s->engine, seq, ev, n);
+    dash_on_events(s->dash, s->engine, seq, ev, n);
+    screen_on_events(s->screening, ev, n);
+    if (s->replica) replica_on_batch(s->replica, s->engine, seq);
 }
 
 static void on_replayed(void *ctx, const struct ortak_engine *e, uint64_t seq, const struct ortak_event *ev,
                         uint32_t n) {
     struct server *s = ctx;
     outbox_on_events(s->outbox, e, seq, ev, n);
+    dash_on_events(s->dash, e, seq, ev, n);
 }
 
 static void before_sync(void *ctx) { inbound_sync(((struct server *)ctx)->inbound); }
-static void before_snapshot(void *ctx) { outbox_sync(((struct server *)ctx)->outbox); }
+static void before_snapshot(void *ctx) {
+    outbox_sync(((struct server *)ctx)->outbox);
+    dash_save(((struct server *)ctx)->dash);
+}
 
 static bool payment_over(void *ctx, ortak_u128 id) {
     struct ortak_payment_info p;
     struct ortak_transfer_info t;
     const struct ortak_engine *e = ctx;
     if (ortak_settle_payment_get(ortak_engine_settle(e), id, &p) == ORTAK_OK)
-        return p.state != ORTAK_PAYMENT_QUEUED && p.state != ORTAK_PAYMENT_ACCEPTED;
+        return p.state != ORTAK_PAYMENT_QUEUED && p.state != ORTAK_PAYMENT_ACCEPTED && p.state != ORTAK_PAYMENT_HELD;
     return ortak_ledger_transfer_get(ortak_engine_ledger(e), id, &t) != ORTAK_OK || t.rc == ORTAK_OK;
 }
 
@@ -180,6 +189,11 @@ static int bootstrap(struct server *s) {
     free(cmds);
     free(res);
     return rc;
+}
+
+/* Replication: each time this node starts leading, what the first start creates, when missing. */
+static void on_lead(struct server *s) {
+    if (bootstrap(s) != 0) ortak_log_error("server", "first start: the operator or a central bank is missing");
 }
 
 /* ---- start and stop ---------------------------------------------------------------------------------------- */
@@ -271,6 +285,11 @@ static int recover(struct server *s) {
         return -1;
     }
     inbound_prune(s->inbound, payment_over, s->engine);
+    if (s->cfg.repl.enabled && replica_open(s, j, err, sizeof err) != 0) {
+        fprintf(stderr, "ortakd: replication: %s\n", err);
+        ortak_journal_close(j);
+        return -1;
+    }
     struct ortak_sequencer_options so = {
         .group_delay_us = s->cfg.group_delay_us,
         .snapshot_every = s->cfg.snapshot_every,
@@ -280,12 +299,28 @@ static int recover(struct server *s) {
         .before_sync = before_sync,
         .before_snapshot = before_snapshot,
         .hooks_ctx = s,
+        .backend = s->replica ? replica_backend(s->replica) : NULL, /* NULL: the file journal alone */
     };
     if (ortak_sequencer_start(s->engine, j, s->journal_dir, &so, &s->seq) != ORTAK_OK) {
         fprintf(stderr, "ortakd: the journal's records cannot hold a batch of batch_max commands\n");
         ortak_journal_close(j);
         return -1;
     }
+    return 0;
+}
+
+/* The dashboard's aggregates, and where its files are (said at start-up). */
+static int open_dash(struct server *s) {
+    if (dash_open(s, &s->dash) != 0) return -1;
+    char dir[SRV_PATH_MAX];
+    dash_find_web_dir(s->cfg.web_dir, "/proc/self/exe", dir, sizeof dir);
+    dash_set_web_dir(s->dash, dir);
+    if (dir[0])
+        ortak_log_info("server", "dashboard: files from %s, served at /dashboard/", dir);
+    else if (s->cfg.web_dir[0])
+        ortak_log_warn("server", "dashboard: [server] web_dir %s is not a directory: no dashboard", s->cfg.web_dir);
+    else
+        ortak_log_warn("server", "dashboard: no web directory found (set [server] web_dir): the API only");
     return 0;
 }
 
@@ -301,6 +336,9 @@ static int check_config(struct server *s, const char *path) {
             if (f) fclose(f);
         }
     }
+    if (screen_open(s) != 0) return 1; /* the sanctions lists configured must load */
+    screen_close(s->screening);
+    s->screening = NULL;
     printf("ortakd: configuration %s is valid: %s on %s:%u, %u client certificates, %u tokens, %u currencies\n", path,
            s->cfg.tls ? "HTTPS" : "HTTP (demo)", s->cfg.listen_host, s->cfg.listen_port, s->cfg.client_count,
            s->cfg.token_count, s->engine_cfg.currency_count);
@@ -315,13 +353,16 @@ static void shutdown_server(struct server *s) {
     /* requests waiting for the journal get their results (the sequencer still runs), long polls their answers */
     for (int i = 0; i < 10000 && atomic_load(&s->suspended) > 0; i++) nanosleep(&(struct timespec){0, 1000000}, NULL);
     srv_http_stop(s); /* joins the network threads: requests in flight have their answers */
+    replica_stop(s->replica);
     struct ortak_engine *e;
     struct ortak_journal *j;
     ortak_sequencer_stop(s->seq, &e, &j);
+    replica_close(s->replica); /* a leader gives the lease up: a follower takes over at once */
     inbound_sync(s->inbound);
     struct ortak_journal_head head;
     ortak_journal_head_get(j, &head);
     outbox_sync(s->outbox);
+    dash_save(s->dash);
     if (head.seq) ortak_snapshot_write(s->journal_dir, NULL, e, &head, s->cfg.snapshots_keep);
     ortak_log_info("server", "stopped at journal record %llu", (unsigned long long)head.seq);
     ortak_journal_close(j);
@@ -367,9 +408,16 @@ int main(int argc, char **argv) {
     mallopt(M_TOP_PAD, 4 << 20);
     pthread_mutex_init(&s->refusals.mu, NULL);
     s->route_metrics = calloc(srv_route_count + 1, sizeof *s->route_metrics);
-    if (!s->route_metrics || idem_open(s->cfg.idempotency_keys, &s->idem) != 0 || open_iso(s) != 0 || recover(s) != 0)
+    if (s->route_metrics && screen_open(s) != 0) return 1; /* a configured list that cannot be read */
+    if (!s->route_metrics || idem_open(s->cfg.idempotency_keys, &s->idem) != 0 || open_iso(s) != 0 ||
+        open_dash(s) != 0 || recover(s) != 0)
         return 3;
-    if (bootstrap(s) != 0) return 3;
+    if (s->replica)
+        replica_start(s->replica, on_lead); /* the first start's bootstrap waits for this node to lead */
+    else if (bootstrap(s) != 0)
+        return 3;
+    screen_held_scan(s->screening, srv_read_begin(s));
+    srv_read_end(s);
     char err[600];
     if (srv_http_start(s, err, sizeof err) != 0) {
         fprintf(stderr, "ortakd: %s\n", err);
@@ -387,6 +435,8 @@ int main(int argc, char **argv) {
     ortak_log_info("server", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     shutdown_server(s);
     outbox_close(s->outbox);
+    dash_close(s->dash);
+    screen_close(s->screening);
     inbound_close(s->inbound);
     idem_close(s->idem);
     ortak_iso_seen_close(s->seen);

@@ -188,6 +188,12 @@ char *metrics_render(struct server *s, size_t *len) {
     routes_text(s, &t);
     journal_text(s, &t);
     engine_text(s, &t);
+    char screening[1024];
+    if (s->screening && screen_metrics(s->screening, screening, sizeof screening)) put(&t, "%s", screening);
+    if (s->replica) {
+        char repl[2048];
+        if (replica_metrics(s->replica, repl, sizeof repl)) put(&t, "%s", repl);
+    }
     if (t.failed) {
         free(t.buf);
         return NULL;

@@ -49,6 +49,16 @@ struct srv_token {
     char bic[12];
 };
 
+/* [replication] (replica.c): absent, the file journal alone as before. */
+struct srv_replication {
+    bool enabled;
+    char nats[1024];                  /* comma-separated NATS URLs */
+    char stream[64];                  /* JetStream stream (and bucket prefix) */
+    char node[64];                    /* this node's name, unique in the cluster */
+    char advertise_url[SRV_PATH_MAX]; /* where clients reach this node (told to writers sent to a follower) */
+    uint32_t lease_ms, replicas, state_hash_every;
+};
+
 struct srv_config {
     char listen_host[64];
     uint16_t listen_port;
@@ -75,6 +85,13 @@ struct srv_config {
 
     char schema_dir[SRV_PATH_MAX]; /* "" = the default when it exists */
     char iban_registry[SRV_PATH_MAX];
+    struct srv_replication repl;
+    char web_dir[SRV_PATH_MAX]; /* the dashboard's files; "" = the default when it exists */
+
+    bool screening;             /* [screening] enabled */
+    char screening_lists[2048]; /* comma-separated list files; "" = the reference data's, when they exist */
+    char translit_dir[SRV_PATH_MAX];
+    uint16_t screening_threshold; /* 1/10000 */
 };
 
 void srv_config_init(struct srv_config *c);
@@ -104,6 +121,8 @@ struct srv_refusals {
 /* ---- the server --------------------------------------------------------------------------------------------- */
 
 struct outbox;
+struct replica;
+struct dash;
 struct inbound;
 struct idem;
 struct MHD_Daemon;
@@ -132,6 +151,9 @@ struct server {
     atomic_uint_fast64_t participants_epoch;
     struct srv_route_metrics *route_metrics; /* one per route */
     struct srv_refusals refusals;
+    struct replica *replica;     /* NULL without [replication] */
+    struct dash *dash;           /* the dashboard's aggregates (dash.c) */
+    struct screening *screening; /* sanctions lists and held payments (screen.c) */
 };
 
 /* The engine, read under the sequencer's lock: between batches only. */
@@ -193,6 +215,12 @@ struct req {
     int route;
     uint8_t idem_hash[32];
     char segbuf[1024];
+    struct ortak_result *sub_results; /* srv_submit_async's, for the replicated journal's refusals */
+    uint32_t sub_n;
+    /* extra response headers (static strings, or hdr_buf) */
+    const char *hdr[4][2];
+    uint32_t nhdr;
+    char hdr_buf[40];
 };
 
 /* Submits commands without holding the connection's thread: the request is suspended until they are durable and
@@ -350,6 +378,13 @@ void inbound_close(struct inbound *in);
 /* Records a message for its payments (durable by the next sync of the engine's journal: inbound_sync). */
 int inbound_add(struct inbound *in, const struct inbound_meta *metas, uint32_t n, const void *xml, size_t len);
 void inbound_sync(struct inbound *in);
+/* Replication: whether inbound_add also queues each record for the replicated journal; the queued records taken
+ * (malloc'd: for each, u32 length and the record; NULL when none); and a follower's copies of such records, added
+ * as inbound_add does (`seen` is told each message's sender and MsgId). Returns 0, or -1 (malformed, no memory). */
+void inbound_replicate(struct inbound *in, bool on);
+uint8_t *inbound_take_replicated(struct inbound *in, size_t *len);
+int inbound_add_records(struct inbound *in, const void *buf, size_t len,
+                        void (*seen)(void *ctx, const char *sender, const char *msg_id), void *seen_ctx);
 /* Finds a payment's message: copies the metadata and, when `xml` is not NULL, a malloc'd copy of the message. */
 bool inbound_get(struct inbound *in, ortak_u128 payment_id, struct inbound_meta *meta, char **xml, size_t *len);
 /* Outbox messages about a payment (whose XML quotes its inbound message): counted up when made, down when
@@ -416,5 +451,89 @@ char *outbox_render(struct server *s, const struct outbox_msg *m, size_t *len);
 void metrics_request(struct server *s, int route, unsigned status, uint64_t ns);
 void metrics_refusal(struct server *s, const char *code);
 char *metrics_render(struct server *s, size_t *len);
+
+/* ---- the dashboard (dash.c) --------------------------------------------------------------------------------- */
+
+/* Opens the aggregates, reading back those saved in the data directory. Returns 0, or -1 (no memory). */
+int dash_open(struct server *s, struct dash **out);
+void dash_close(struct dash *d);
+/* The engine thread's events of journal record `seq` (live and replayed; records already saved are skipped). */
+void dash_on_events(struct dash *d, const struct ortak_engine *e, uint64_t seq, const struct ortak_event *ev,
+                    uint32_t n);
+/* Writes the aggregates beside the journal's snapshot (engine thread, or after the sequencer stopped). */
+void dash_save(struct dash *d);
+/* The directory of the dashboard's files: `configured`, else found beside the executable `exe` or in the source
+ * tree; "" when there is none. */
+void dash_find_web_dir(const char *configured, const char *exe, char *out, size_t cap);
+void dash_set_web_dir(struct dash *d, const char *dir);
+/* Endpoints, named in the route table of api_ops.c. */
+void dash_get_root(struct req *r);
+void dash_get_static(struct req *r);
+void dash_get_overview(struct req *r);
+void dash_get_liquidity(struct req *r);
+void dash_get_queues(struct req *r);
+void dash_get_flows(struct req *r);
+void dash_get_payments(struct req *r);
+void dash_get_payment(struct req *r);
+void dash_get_health(struct req *r);
+
+/* ---- sanctions screening (screen.c) ------------------------------------------------------------------------ */
+
+/* Loads the configured lists (or says at start-up that there are none). Returns 0, or -1 (a list cannot be read). */
+int screen_open(struct server *s);
+void screen_close(struct screening *sc);
+/* The payment's agents as participants; call under srv_read_begin. */
+struct screen_parties {
+    struct ortak_participant_info debtor_agent, creditor_agent;
+};
+void screen_parties_get(const struct ortak_engine *e, const struct ortak_payment *p, struct screen_parties *out);
+/* Screens a cross-border payment's names (debtor and creditor may be NULL) and its agents' names; sets p->hold and
+ * p->screening. False when it could not screen (the payment must then be refused). */
+bool screen_payment(struct server *s, const struct screen_parties *pt, const char *debtor, const char *creditor,
+                    struct ortak_payment *p);
+/* The held payments: found once after recovery, then followed from the engine's events. */
+void screen_held_scan(struct screening *sc, const struct ortak_engine *e);
+void screen_on_events(struct screening *sc, const struct ortak_event *ev, uint32_t n);
+/* The screening metrics in the Prometheus text format; false when they do not fit. */
+bool screen_metrics(struct screening *sc, char *buf, size_t cap);
+/* A payment's screening decision for its JSON. */
+json_t *screen_decision_json(const struct ortak_payment *p);
+/* Endpoints, named in the route table of api_ops.c. */
+void screen_get_status(struct req *r);
+void screen_post_reload(struct req *r);
+void screen_get_holds(struct req *r);
+void screen_post_release(struct req *r);
+void screen_post_reject(struct req *r);
+
+/* ---- replication (replica.c) ------------------------------------------------------------------------------- */
+
+/* [replication] keys: 1, or 0 with a message. Defaults first; the check after the whole file: 0, or -1. */
+void replica_conf_defaults(struct srv_replication *c);
+int replica_conf_key(struct srv_replication *c, const char *k, const char *v, char *msg, size_t cap);
+int replica_conf_check(const struct srv_replication *c, char *msg, size_t cap);
+/* Connects to the stream and checks that the local journal `local` is a prefix of it; sets s->replica. Returns 0,
+ * -1 (NATS unreachable, `err` says why) or -2 (the local journal is not a prefix of the stream). */
+int replica_open(struct server *s, struct ortak_journal *local, char *err, size_t err_cap);
+const struct ortak_journal_backend *replica_backend(struct replica *rp);
+/* Starts following (the sequencer runs); `on_lead` runs on the replica thread each time this node starts leading. */
+void replica_start(struct replica *rp, void (*on_lead)(struct server *s));
+/* Stops the replica thread (waits for the records handed over); then, after the sequencer stopped, close: gives
+ * the lease up when leading. */
+void replica_stop(struct replica *rp);
+void replica_close(struct replica *rp);
+/* The engine thread, after each batch (live or copied). */
+void replica_on_batch(struct replica *rp, const struct ortak_engine *e, uint64_t seq);
+/* Whether writes are accepted here (always without replication). */
+bool replica_may_write(struct replica *rp);
+/* 503 not_leader, naming the leader's advertised URL when known. */
+void replica_reply_not_leader(struct req *r);
+/* Whether any result says the replicated journal refused the batch; the calling thread's note of it (srv_submit),
+ * taken (and cleared) by http.c after the endpoint answered. */
+bool replica_refused(const struct ortak_result *res, uint32_t n);
+void replica_note_not_leader(void);
+bool replica_take_not_leader(void);
+/* GET /v1/replication; and the metrics' text (bytes written). */
+void replica_get(struct req *r);
+size_t replica_metrics(struct replica *rp, char *buf, size_t cap);
 
 #endif

@@ -1,9 +1,11 @@
 """`ortak demo --quick` (docs/cli.md): init a directory, start ortakd on loopback, run a short simulated business
-day against it over HTTP, print and write the report, stop the server. Run as
+day against it over HTTP, print and write the report, send three payments that sanctions screening holds (names of
+the DEMO list that `ortak init` writes), stop the server; a restarted server still holds exactly those three. Run as
     python3 tests/integration/test_demo.py --ortakd PATH/TO/ortakd --ortak PATH/TO/ortak
 `ortak demo` finds ortakd beside the ortak executable, else on PATH: the directory of --ortakd is put first on PATH
 so that either way the ortakd under test runs.
 """
+import configparser
 import os
 import re
 import socket
@@ -17,6 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 
 QUICK_INSTRUCTIONS = 2000  # demo.c's DEMO_QUICK_PAYMENTS
+# demo.c's screening payments: the first bank of each country but the first FX provider's pays that provider in its
+# own currency, to a name of the DEMO list (init.c).
+SCREENED = {("SMAAKZ22", "KZT", "DEMO-001"), ("SMAAKG22", "KGS", "DEMO-002"), ("SMAAUZ22", "UZS", "DEMO-003")}
 
 
 def listening(port):
@@ -79,6 +84,45 @@ class Demo(unittest.TestCase):
         self.assertIn("the server stopped (exit 0)", out)
         self.assertFalse(listening(self.port))
         self.assertIn("stopped at journal record", log)
+
+        # Screening: DIR/ortakd.ini lists DIR/demo-sanctions.csv (list DEMO), and the demo's three payments to its
+        # names are held; a restarted server holds exactly those, as the operator lists them.
+        ini = configparser.ConfigParser(interpolation=None)
+        ini.read(self.dir / "ortakd.ini")
+        lists = [x.strip() for x in ini["screening"]["lists"].split(",")]
+        self.assertIn(str(self.dir / "demo-sanctions.csv"), lists)
+        self.assertTrue((self.dir / "demo-sanctions.csv").read_text(encoding="utf-8").startswith("# list: DEMO\n"))
+        self.assertIn("3 of 3 payments held by sanctions screening", out)
+        holds = self.holds_after_restart(ini["tokens"][h.OPERATOR_BIC.lower()])
+        self.assertEqual({(p["debtor_agent"], p["currency"], p["screening"]["entry_id"]) for p in holds}, SCREENED,
+                         holds)
+        for p in holds:
+            self.assertEqual((p["status"], p["creditor_agent"], p["screening"]["list"]), ("held", "FXAAAZ22", "DEMO"))
+        self.assertEqual(len(holds), len(SCREENED))
+
+    def holds_after_restart(self, op_token):
+        """GET /v1/screening/holds as the operator from ortakd restarted on the demo's directory (its output appended
+        to DIR/ortakd.log), then stopped."""
+        with open(self.dir / "ortakd.log", "ab") as log:
+            srv = subprocess.Popen([h.ORTAKD, "--config", str(self.dir / "ortakd.ini")], stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        try:
+            c = h.Client("127.0.0.1", self.port, tls=False, token=op_token)
+
+            def ready():
+                try:
+                    return c.get("/readyz").status == 200
+                except OSError:
+                    return False
+            self.assertTrue(h.wait_until(ready, timeout=60, interval=0.1), "the restarted server is not ready")
+            return h.expect(c.get("/v1/screening/holds"), 200).json()["holds"]
+        finally:
+            srv.terminate()
+            try:
+                srv.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                srv.kill()
+                srv.wait()
 
 
 if __name__ == "__main__":
