@@ -28,7 +28,7 @@ _Static_assert(sizeof((struct ortak_screen_hit *)0)->list == sizeof((struct orta
                    sizeof((struct ortak_screen_hit *)0)->entry_id == sizeof((struct ortak_screening *)0)->entry_id,
                "a hit's list and entry fit the decision as they are");
 
-#define AGENT_CACHE 64u  /* per thread; direct-mapped by BIC */
+#define AGENT_CACHE 64u /* per thread; direct-mapped by BIC */
 #define HELD_MAX 65536u /* held payments followed at most (far more than an operator works through in a day) */
 
 struct screening {
@@ -270,17 +270,18 @@ bool screen_metrics(struct screening *sc, char *buf, size_t cap) {
     uint32_t entries = sc->set ? ortak_screen_set_entries(sc->set) : 0;
     pthread_rwlock_unlock(&sc->lock);
     pthread_mutex_lock(&sc->mu);
-    int n = snprintf(buf, cap,
-                     "# HELP ortak_screening_payments_total Cross-border payments screened against sanctions lists.\n"
-                     "# TYPE ortak_screening_payments_total counter\nortak_screening_payments_total %llu\n"
-                     "# HELP ortak_screening_hits_total Payments held for a hit at or above the threshold.\n"
-                     "# TYPE ortak_screening_hits_total counter\nortak_screening_hits_total %llu\n"
-                     "# HELP ortak_screening_held Payments held now, awaiting the operator's decision.\n"
-                     "# TYPE ortak_screening_held gauge\nortak_screening_held %u\n"
-                     "# HELP ortak_screening_list_entries Entries of the sanctions lists in use (0: none loaded).\n"
-                     "# TYPE ortak_screening_list_entries gauge\nortak_screening_list_entries{version=\"%016llx\"} %u\n",
-                     (unsigned long long)sc->screened, (unsigned long long)sc->hits, sc->held_len,
-                     (unsigned long long)version, entries);
+    int n =
+        snprintf(buf, cap,
+                 "# HELP ortak_screening_payments_total Cross-border payments screened against sanctions lists.\n"
+                 "# TYPE ortak_screening_payments_total counter\nortak_screening_payments_total %llu\n"
+                 "# HELP ortak_screening_hits_total Payments held for a hit at or above the threshold.\n"
+                 "# TYPE ortak_screening_hits_total counter\nortak_screening_hits_total %llu\n"
+                 "# HELP ortak_screening_held Payments held now, awaiting the operator's decision.\n"
+                 "# TYPE ortak_screening_held gauge\nortak_screening_held %u\n"
+                 "# HELP ortak_screening_list_entries Entries of the sanctions lists in use (0: none loaded).\n"
+                 "# TYPE ortak_screening_list_entries gauge\nortak_screening_list_entries{version=\"%016llx\"} %u\n",
+                 (unsigned long long)sc->screened, (unsigned long long)sc->hits, sc->held_len,
+                 (unsigned long long)version, entries);
     pthread_mutex_unlock(&sc->mu);
     return n > 0 && (size_t)n < cap;
 }
@@ -316,16 +317,16 @@ static json_t *status_json(struct screening *sc) {
         snprintf(version, sizeof version, "%016llx", (unsigned long long)ortak_screen_set_version(sc->set));
         for (uint32_t i = 0; i < ortak_screen_set_list_count(sc->set); i++) {
             const struct ortak_screen_list_info *li = ortak_screen_set_list(sc->set, i);
-            json_array_append_new(lists, json_pack("{s:s, s:s, s:s, s:i, s:i}", "list", li->list, "format",
-                                                   li->format, "date_generated", li->date_generated, "entries",
+            json_array_append_new(lists, json_pack("{s:s, s:s, s:s, s:i, s:i}", "list", li->list, "format", li->format,
+                                                   "date_generated", li->date_generated, "entries",
                                                    (json_int_t)li->entries, "names", (json_int_t)li->names));
         }
     }
     char threshold[7];
     ortak_screen_score_format(sc->threshold, threshold);
     pthread_mutex_lock(&sc->mu);
-    o = json_pack("{s:b, s:s, s:f, s:o, s:o, s:s, s:I, s:I, s:I}", "enabled", sc->set != NULL, "lists_version",
-                  version, "threshold", atof(threshold), "lists", lists, "loaded_at",
+    o = json_pack("{s:b, s:s, s:f, s:o, s:o, s:s, s:I, s:I, s:I}", "enabled", sc->set != NULL, "lists_version", version,
+                  "threshold", atof(threshold), "lists", lists, "loaded_at",
                   sc->set ? json_time(sc->loaded_ns) : json_null(), "transliteration",
                   ortak_screen_translit_status(sc->translit_dir), "screened", (json_int_t)sc->screened, "hits",
                   (json_int_t)sc->hits, "held", (json_int_t)sc->held_len);
@@ -386,8 +387,8 @@ void screen_get_holds(struct req *r) {
     const struct ortak_engine *e = srv_read_begin(r->srv);
     for (uint32_t i = 0; i < n; i++) {
         struct ortak_payment_info p;
-        if (ortak_settle_payment_get(ortak_engine_settle(e), ids[i], &p) != ORTAK_OK ||
-            p.state != ORTAK_PAYMENT_HELD || !api_may_read_payment(r, e, &p))
+        if (ortak_settle_payment_get(ortak_engine_settle(e), ids[i], &p) != ORTAK_OK || p.state != ORTAK_PAYMENT_HELD ||
+            !api_may_read_payment(r, e, &p))
             continue;
         json_array_append_new(holds, api_payment_json(e, &p));
     }
@@ -417,8 +418,8 @@ static void hold_decide(struct req *r, uint32_t kind) {
     }
     struct ortak_payment_info p;
     const struct ortak_engine *e = srv_read_begin(r->srv);
-    json_t *body = ortak_settle_payment_get(ortak_engine_settle(e), id, &p) == ORTAK_OK ? api_payment_json(e, &p)
-                                                                                        : NULL;
+    json_t *body =
+        ortak_settle_payment_get(ortak_engine_settle(e), id, &p) == ORTAK_OK ? api_payment_json(e, &p) : NULL;
     srv_read_end(r->srv);
     if (body)
         reply_json(r, 200, body);
