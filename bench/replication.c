@@ -24,8 +24,8 @@
 
 #include "ortak/journal.h"
 #include "ortak/nats_journal.h"
+#include "transfers.h"
 
-#define ACCOUNTS 1000u
 #define SUBMITTERS 4
 
 struct args {
@@ -93,46 +93,6 @@ static void config(struct ortak_config *cfg, const struct args *a) {
     cfg->limits.transfers_max = (uint32_t)(a->transfers * 2 + ACCOUNTS + 16 + 2 * ORTAK_BATCH_LIMIT);
     cfg->limits.history_max = 1u << 20;
     cfg->limits.batch_max = ORTAK_BATCH_LIMIT;
-}
-
-static uint32_t setup_cmds(struct ortak_cmd *c) {
-    uint32_t n = 0;
-    memset(c, 0, sizeof *c * (3 + 3 * ACCOUNTS));
-    c[n].kind = ORTAK_CMD_PARTICIPANT_CREATE;
-    strcpy(c[n].u.participant_create.bic, "NBRKKZKX");
-    strcpy(c[n].u.participant_create.name, "National Bank of Kazakhstan");
-    c[n++].u.participant_create.role = ORTAK_ROLE_CENTRAL_BANK;
-    c[n].kind = ORTAK_CMD_ACCOUNT_CREATE;
-    c[n++].u.account_create = (struct ortak_account_create){1, "NBRKKZKX", "KZT", ORTAK_ACCOUNT_ISSUANCE};
-    for (uint32_t i = 0; i < ACCOUNTS; i++) {
-        char bic[12];
-        snprintf(bic, sizeof bic, "B%03uKZKA", i);
-        c[n].kind = ORTAK_CMD_PARTICIPANT_CREATE;
-        strcpy(c[n].u.participant_create.bic, bic);
-        strcpy(c[n].u.participant_create.name, bic);
-        c[n++].u.participant_create.role = ORTAK_ROLE_BANK;
-        c[n].kind = ORTAK_CMD_ACCOUNT_CREATE;
-        c[n].u.account_create =
-            (struct ortak_account_create){.id = 10 + i, .currency = "KZT", .kind = ORTAK_ACCOUNT_SETTLEMENT};
-        strcpy(c[n++].u.account_create.bic, bic);
-        c[n].kind = ORTAK_CMD_TRANSFER;
-        c[n++].u.transfer = (struct ortak_transfer){
-            .id = ORTAK_U128(1, i), .debit_account_id = 1, .credit_account_id = 10 + i, .amount = UINT64_C(1) << 50};
-    }
-    return n;
-}
-
-static void fill_transfers(struct ortak_cmd *c, uint32_t n, uint64_t *next_id, uint64_t *rng) {
-    for (uint32_t i = 0; i < n; i++) {
-        *rng = *rng * 6364136223846793005u + 1442695040888963407u;
-        uint32_t d = (uint32_t)(*rng >> 33) % ACCOUNTS, k = (uint32_t)(*rng >> 13) % (ACCOUNTS - 1);
-        memset(&c[i], 0, sizeof c[i]);
-        c[i].kind = ORTAK_CMD_TRANSFER;
-        c[i].u.transfer.id = ORTAK_U128(2, ++*next_id);
-        c[i].u.transfer.debit_account_id = 10 + d;
-        c[i].u.transfer.credit_account_id = 10 + (d + 1 + k) % ACCOUNTS;
-        c[i].u.transfer.amount = 1 + (*rng >> 40) % 100000;
-    }
 }
 
 /* ---- a node: local journal, engine, JetStream handle, sequencer -------------------------------------------- */
