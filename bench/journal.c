@@ -41,19 +41,6 @@ static void die(const char *what) {
     exit(1);
 }
 
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
-    uint64_t v = 0;
-    if (!*s) return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9') return false;
-        uint64_t d = (uint64_t)(*s - '0');
-        if (v > (max - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
 static void parse_args(int argc, char **argv, struct args *a) {
     *a = (struct args){.transfers = 2000000, .batch = 8190};
     snprintf(a->dir, sizeof a->dir, "bench-journal.%d", (int)getpid());
@@ -119,31 +106,6 @@ static void bench_durable(const struct args *a, const char *dir) {
     ortak_journal_close(j);
     free(c);
     free(buf);
-}
-
-struct submitter {
-    struct ortak_sequencer *s;
-    uint64_t transfers;
-    uint32_t batch;
-    uint64_t id_base;
-    uint64_t failed;
-};
-
-static void *submit_main(void *p) {
-    struct submitter *sb = p;
-    struct ortak_cmd *c = calloc(sb->batch, sizeof *c);
-    struct ortak_result *r = calloc(sb->batch, sizeof *r);
-    uint64_t next_id = sb->id_base, rng = sb->id_base;
-    for (uint64_t done = 0; done < sb->transfers;) {
-        uint32_t n = (uint32_t)(sb->transfers - done < sb->batch ? sb->transfers - done : sb->batch);
-        fill_transfers(c, n, &next_id, &rng);
-        if (ortak_sequencer_submit(sb->s, c, n, r, NULL) != ORTAK_OK) die("submit");
-        for (uint32_t i = 0; i < n; i++) sb->failed += r[i].rc != ORTAK_OK;
-        done += n;
-    }
-    free(c);
-    free(r);
-    return NULL;
 }
 
 /* The whole path: sequencer, journal with group commit, engine. Returns the live state hash. */

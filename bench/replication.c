@@ -51,17 +51,6 @@ static void sleep_ms(uint32_t ms) {
     nanosleep(&ts, NULL);
 }
 
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
-    uint64_t v = 0;
-    if (!*s) return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10) return false;
-        v = v * 10 + (uint64_t)(*s - '0');
-    }
-    *out = v;
-    return true;
-}
-
 static void parse_args(int argc, char **argv, struct args *a) {
     *a = (struct args){.transfers = 1000000, .batch = 8190, .lease_ms = 1000};
     snprintf(a->dir, sizeof a->dir, "/tmp/ortak-bench-replication-%ld", (long)getpid());
@@ -177,30 +166,6 @@ static uint32_t follow(struct node *n, uint32_t wait_ms) {
 
 /* ---- the leader's side ------------------------------------------------------------------------------------- */
 
-struct submitter {
-    struct ortak_sequencer *s;
-    uint64_t transfers, id_base, failed;
-    uint32_t batch;
-};
-
-static void *submit_main(void *p) {
-    struct submitter *sb = p;
-    struct ortak_cmd *c = calloc(sb->batch, sizeof *c);
-    struct ortak_result *r = calloc(sb->batch, sizeof *r);
-    uint64_t next_id = sb->id_base, rng = sb->id_base;
-    if (!c || !r) die("out of memory");
-    for (uint64_t done = 0; done < sb->transfers;) {
-        uint32_t n = (uint32_t)(sb->transfers - done < sb->batch ? sb->transfers - done : sb->batch);
-        fill_transfers(c, n, &next_id, &rng);
-        if (ortak_sequencer_submit(sb->s, c, n, r, NULL) != ORTAK_OK) die("submit");
-        for (uint32_t i = 0; i < n; i++) sb->failed += r[i].rc != ORTAK_OK;
-        done += n;
-    }
-    free(c);
-    free(r);
-    return NULL;
-}
-
 struct background {
     struct node *leader, *follower;
     atomic_bool stop, leader_dead;
@@ -245,7 +210,10 @@ static void bench_durable(const struct args *a, struct node *lead, struct node *
     pthread_t t[SUBMITTERS];
     double t0 = now_s();
     for (int i = 0; i < SUBMITTERS; i++) {
-        sb[i] = (struct submitter){lead->seq, a->transfers / SUBMITTERS, (uint64_t)(i + 1) << 40, 0, a->batch};
+        sb[i] = (struct submitter){.s = lead->seq,
+                                   .transfers = a->transfers / SUBMITTERS,
+                                   .batch = a->batch,
+                                   .id_base = (uint64_t)(i + 1) << 40};
         pthread_create(&t[i], NULL, submit_main, &sb[i]);
     }
     uint64_t failed = 0;

@@ -1,14 +1,19 @@
 /*
- * The load of the journal benchmarks (bench/journal.c, bench/replication.c): 1,000 funded settlement accounts of
- * one currency, then transfers between random pairs of them, from a seeded generator.
+ * What the journal benchmarks (bench/journal.c, bench/replication.c) share: their load (1,000 funded settlement
+ * accounts of one currency, then transfers between random pairs of them, from a seeded generator), the threads that
+ * submit it through the sequencer, and their option parsing.
  */
 #ifndef ORTAK_BENCH_TRANSFERS_H
 #define ORTAK_BENCH_TRANSFERS_H
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../src/base/slice.h"
 #include "ortak/engine.h"
+#include "ortak/journal.h"
 
 #define ACCOUNTS 1000u
 
@@ -51,6 +56,45 @@ static inline void fill_transfers(struct ortak_cmd *c, uint32_t n, uint64_t *nex
         c[i].u.transfer.credit_account_id = 10 + (d + 1 + k) % ACCOUNTS;
         c[i].u.transfer.amount = 1 + (*rng >> 40) % 100000;
     }
+}
+
+/* One submitting thread: `transfers` transfers in batches of `batch`, ids from `id_base`; counts the refused. */
+struct submitter {
+    struct ortak_sequencer *s;
+    uint64_t transfers;
+    uint32_t batch;
+    uint64_t id_base;
+    uint64_t failed;
+};
+
+static inline void *submit_main(void *p) {
+    struct submitter *sb = p;
+    struct ortak_cmd *c = calloc(sb->batch, sizeof *c);
+    struct ortak_result *r = calloc(sb->batch, sizeof *r);
+    uint64_t next_id = sb->id_base, rng = sb->id_base;
+    if (!c || !r) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    for (uint64_t done = 0; done < sb->transfers;) {
+        uint32_t n = (uint32_t)(sb->transfers - done < sb->batch ? sb->transfers - done : sb->batch);
+        fill_transfers(c, n, &next_id, &rng);
+        ortak_rc rc = ortak_sequencer_submit(sb->s, c, n, r, NULL);
+        if (rc != ORTAK_OK) {
+            fprintf(stderr, "bench: submit: %s\n", ortak_rc_name(rc));
+            exit(1);
+        }
+        for (uint32_t i = 0; i < n; i++) sb->failed += r[i].rc != ORTAK_OK;
+        done += n;
+    }
+    free(c);
+    free(r);
+    return NULL;
+}
+
+/* An option's value: a decimal number of at most `max`. */
+static inline bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
+    return ortak_slice_parse_u64(ortak_slice_from_cstr(s), max, out);
 }
 
 #endif
