@@ -293,17 +293,19 @@ static const char *party_name(uint8_t party) {
     return party < sizeof names / sizeof names[0] ? names[party] : "";
 }
 
+/* A score (1/10000) as JSON's number: a score, not money; the division is correctly rounded, so 9300 is 0.93. */
+static double score_real(uint16_t score) { return (double)score / ORTAK_SCREEN_SCORE_MAX; }
+
 json_t *screen_decision_json(const struct ortak_payment *p) {
     const struct ortak_screening *d = &p->screening;
-    char version[17], score[7];
+    char version[17];
     snprintf(version, sizeof version, "%016llx", (unsigned long long)d->lists_version);
     json_t *o = json_pack("{s:s, s:b}", "lists_version", version, "held", p->hold);
     if (d->score) {
-        ortak_screen_score_format(d->score, score);
         json_object_set_new(o, "party", json_string(party_name(d->party)));
         json_object_set_new(o, "list", json_string(d->list));
         json_object_set_new(o, "entry_id", json_string(d->entry_id));
-        json_object_set_new(o, "score", json_real(atof(score))); /* a score, not money: 4 decimals exactly */
+        json_object_set_new(o, "score", json_real(score_real(d->score)));
     }
     return o;
 }
@@ -322,11 +324,9 @@ static json_t *status_json(struct screening *sc) {
                                                    (json_int_t)li->entries, "names", (json_int_t)li->names));
         }
     }
-    char threshold[7];
-    ortak_screen_score_format(sc->threshold, threshold);
     pthread_mutex_lock(&sc->mu);
     o = json_pack("{s:b, s:s, s:f, s:o, s:o, s:s, s:I, s:I, s:I}", "enabled", sc->set != NULL, "lists_version", version,
-                  "threshold", atof(threshold), "lists", lists, "loaded_at",
+                  "threshold", score_real(sc->threshold), "lists", lists, "loaded_at",
                   sc->set ? json_time(sc->loaded_ns) : json_null(), "transliteration",
                   ortak_screen_translit_status(sc->translit_dir), "screened", (json_int_t)sc->screened, "hits",
                   (json_int_t)sc->hits, "held", (json_int_t)sc->held_len);
